@@ -1,0 +1,83 @@
+//! The audit trail: every write appends a hash-chained event in its own transaction.
+
+mod model;
+
+pub use model::{record, AuditEvent, AuditFilter, ChainReport};
+
+use actix_web::{get, web};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{Permission, Principal};
+use crate::error::{AppError, AppResult};
+use crate::http::{Page, PageParams};
+use crate::AppState;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_audit_events).service(verify_audit_chain);
+}
+
+/// Filters on the audit log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Entity kind, e.g. `catalogue_item`.
+    pub entity_type: Option<String>,
+    /// Entity key, e.g. `2026/XK-0001`.
+    pub entity_id: Option<String>,
+    /// From (inclusive): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS`, UTC.
+    pub from: Option<String>,
+    /// Until (exclusive), same forms.
+    pub to: Option<String>,
+}
+
+fn parse_time(field: &str, value: &str) -> AppResult<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| NaiveDateTime::parse_from_str(value.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")))
+        .map_err(|_| AppError::invalid(field, "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"))
+}
+
+/// Audit events in the caller's region, oldest first. `auditor` only.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery, PageParams),
+    responses((status = 200, body = Page<AuditEvent>)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/audit")]
+pub async fn list_audit_events(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<AuditQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<AuditEvent>>> {
+    principal.require(Permission::ReadAudit, &principal.region)?;
+    let page = page.into_inner().resolve()?;
+    let query = query.into_inner();
+    let filter = AuditFilter {
+        scope: Some(principal.region.clone()),
+        entity_type: query.entity_type,
+        entity_id: query.entity_id,
+        from: query.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
+        to: query.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
+    };
+    let (items, total) = state.db.read(move |conn| model::list(conn, &filter, page)).await?;
+    Ok(web::Json(page.wrap(items, total)))
+}
+
+/// Recompute every hash of the chain and report the first event that does not verify.
+/// `auditor` only.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, body = ChainReport)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/audit/verify")]
+pub async fn verify_audit_chain(state: web::Data<AppState>, principal: Principal) -> AppResult<web::Json<ChainReport>> {
+    principal.require(Permission::ReadAudit, &principal.region)?;
+    let report = state.db.read(model::verify).await?;
+    Ok(web::Json(report))
+}

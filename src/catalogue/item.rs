@@ -1,0 +1,306 @@
+//! Catalogue items: the content of a power, its rules, and its stored form.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::schema::catalogue_items;
+use crate::error::{AppResult, FieldError};
+
+/// Where a power comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 法定: a law gives the power to townships directly; every township holds it.
+    Statutory,
+    /// 賦權: a county power the province allows to be handed down.
+    Delegable,
+}
+
+/// How a delegable power is handed down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DelegationMode {
+    /// 直接賦權: the township exercises it in its own name.
+    Direct,
+    /// 委託: the township exercises it in the county department's name.
+    Entrusted,
+}
+
+/// One legal basis of a power (法律依據).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalBasis {
+    /// The law or regulation, e.g. 《中華人民共和國城鄉規劃法》.
+    pub law: String,
+    /// The article, e.g. 第四十一條.
+    #[serde(default)]
+    pub article: String,
+    /// The words of the article that give the power.
+    #[serde(default)]
+    pub excerpt: String,
+}
+
+/// A duty at one stage of exercising the power (責任事項).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Responsibility {
+    /// The stage: 受理, 審查, 決定, 送達, 事後監管...
+    pub stage: String,
+    /// What must be done at that stage.
+    pub duty: String,
+}
+
+/// The content of an item as submitted (create, replace, import) and as compared by
+/// diffs. Enumerated fields are plain strings here so that every bad value is reported
+/// at once, with the allowed set, instead of failing on the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// Stable code, kept across editions: uppercase letters, digits and hyphens, e.g. `XK-0001`.
+    pub code: String,
+    /// Name of the power.
+    pub name: String,
+    /// Item-type code from the dictionary (01 行政許可, 02 行政處罰, ... 20 公共服務).
+    pub category: String,
+    /// `statutory` or `delegable`.
+    #[schema(value_type = Source)]
+    pub source: String,
+    /// `direct` or `entrusted`; exactly when the source is delegable.
+    #[serde(default)]
+    #[schema(value_type = Option<DelegationMode>)]
+    pub delegation_mode: Option<String>,
+    /// Sector of the county department that holds the power today.
+    pub sector: String,
+    /// Domain, e.g. 城鄉建設.
+    pub domain: String,
+    /// At least one legal basis.
+    #[serde(default)]
+    pub legal_basis: Vec<LegalBasis>,
+    /// Duties by stage.
+    #[serde(default)]
+    pub responsibilities: Vec<Responsibility>,
+    /// Cases in which officials are held accountable (追責情形).
+    #[serde(default)]
+    pub accountability: Vec<String>,
+    /// Statutory time limit in working days.
+    #[serde(default)]
+    pub time_limit_days: Option<i32>,
+    /// On the high-frequency list (高頻事項).
+    #[serde(default)]
+    pub high_frequency: bool,
+    /// Service guide text for applicants.
+    #[serde(default)]
+    pub service_guide: Option<String>,
+    /// The parent item's code, for a sub-item.
+    #[serde(default)]
+    pub parent_code: Option<String>,
+}
+
+/// A catalogue item as read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Item {
+    /// The edition it belongs to.
+    pub edition: String,
+    /// The content.
+    #[serde(flatten)]
+    pub content: ItemInput,
+    /// Revision, also the ETag.
+    pub revision: i64,
+    /// Created, UTC.
+    pub created_at: NaiveDateTime,
+    /// Last changed, UTC.
+    pub updated_at: NaiveDateTime,
+}
+
+/// The stored row (JSON lists are text so that one schema serves both backends).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = catalogue_items)]
+pub struct ItemRecord {
+    pub edition_code: String,
+    pub code: String,
+    pub name: String,
+    pub category: String,
+    pub source: String,
+    pub delegation_mode: Option<String>,
+    pub sector: String,
+    pub domain: String,
+    pub legal_basis: String,
+    pub responsibilities: String,
+    pub accountability: String,
+    pub time_limit_days: Option<i32>,
+    pub high_frequency: bool,
+    pub service_guide: Option<String>,
+    pub parent_code: Option<String>,
+    pub revision: i64,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl ItemRecord {
+    /// The row for `content` in `edition`.
+    pub fn new(edition: &str, content: &ItemInput, revision: i64, created_at: NaiveDateTime, updated_at: NaiveDateTime) -> ItemRecord {
+        ItemRecord {
+            edition_code: edition.into(),
+            code: content.code.clone(),
+            name: content.name.clone(),
+            category: content.category.clone(),
+            source: content.source.clone(),
+            delegation_mode: content.delegation_mode.clone(),
+            sector: content.sector.clone(),
+            domain: content.domain.clone(),
+            legal_basis: serde_json::to_string(&content.legal_basis).expect("serialisable"),
+            responsibilities: serde_json::to_string(&content.responsibilities).expect("serialisable"),
+            accountability: serde_json::to_string(&content.accountability).expect("serialisable"),
+            time_limit_days: content.time_limit_days,
+            high_frequency: content.high_frequency,
+            service_guide: content.service_guide.clone(),
+            parent_code: content.parent_code.clone(),
+            revision,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// The item as read by clients.
+    pub fn into_item(self) -> AppResult<Item> {
+        Ok(Item {
+            edition: self.edition_code,
+            content: ItemInput {
+                code: self.code,
+                name: self.name,
+                category: self.category,
+                source: self.source,
+                delegation_mode: self.delegation_mode,
+                sector: self.sector,
+                domain: self.domain,
+                legal_basis: serde_json::from_str(&self.legal_basis)?,
+                responsibilities: serde_json::from_str(&self.responsibilities)?,
+                accountability: serde_json::from_str(&self.accountability)?,
+                time_limit_days: self.time_limit_days,
+                high_frequency: self.high_frequency,
+                service_guide: self.service_guide,
+                parent_code: self.parent_code,
+            },
+            revision: self.revision,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+static ITEM_CODE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[A-Z0-9]+(-[A-Z0-9]+)*$").expect("valid regex"));
+
+/// The dictionaries an item is checked against.
+pub struct Dictionaries {
+    /// Item-type codes.
+    pub categories: HashSet<String>,
+    /// Sector codes.
+    pub sectors: HashSet<String>,
+}
+
+fn sorted(set: &HashSet<String>) -> String {
+    let mut v: Vec<&str> = set.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    v.join(", ")
+}
+
+impl ItemInput {
+    /// Trims text fields and drops empty optional text, so that stored content is canonical.
+    pub fn normalise(&mut self) {
+        fn trim(s: &mut String) {
+            let t = s.trim();
+            if t.len() != s.len() {
+                *s = t.to_string();
+            }
+        }
+        for s in [&mut self.code, &mut self.name, &mut self.category, &mut self.source, &mut self.sector, &mut self.domain] {
+            trim(s);
+        }
+        for opt in [&mut self.delegation_mode, &mut self.service_guide, &mut self.parent_code] {
+            if let Some(s) = opt {
+                trim(s);
+                if s.is_empty() {
+                    *opt = None;
+                }
+            }
+        }
+        for basis in &mut self.legal_basis {
+            trim(&mut basis.law);
+            trim(&mut basis.article);
+            trim(&mut basis.excerpt);
+        }
+        for r in &mut self.responsibilities {
+            trim(&mut r.stage);
+            trim(&mut r.duty);
+        }
+        for a in &mut self.accountability {
+            trim(a);
+        }
+    }
+
+    /// Every rule an item obeys on its own (the parent is checked against the edition).
+    pub fn check(&self, dict: &Dictionaries) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
+        if !(2..=32).contains(&self.code.len()) || !ITEM_CODE.is_match(&self.code) {
+            bad("code", format!("{:?} must be 2–32 uppercase letters, digits and single hyphens, e.g. XK-0001", self.code));
+        }
+        let name_len = self.name.chars().count();
+        if name_len == 0 || name_len > 200 {
+            bad("name", "must be 1 to 200 characters".into());
+        }
+        if !dict.categories.contains(&self.category) {
+            bad("category", format!("{:?} is not an item-type code; use one of {}", self.category, sorted(&dict.categories)));
+        }
+        match (self.source.as_str(), self.delegation_mode.as_deref()) {
+            ("statutory", None) => {}
+            ("statutory", Some(_)) => bad("delegation_mode", "a statutory item has no delegation mode".into()),
+            ("delegable", Some("direct" | "entrusted")) => {}
+            ("delegable", Some(other)) => bad("delegation_mode", format!("{other:?} must be direct or entrusted")),
+            ("delegable", None) => bad("delegation_mode", "a delegable item needs a delegation mode: direct or entrusted".into()),
+            (other, _) => bad("source", format!("{other:?} must be statutory or delegable")),
+        }
+        if !dict.sectors.contains(&self.sector) {
+            bad("sector", format!("{:?} is not a sector; use one of {}", self.sector, sorted(&dict.sectors)));
+        }
+        let domain_len = self.domain.chars().count();
+        if domain_len == 0 || domain_len > 50 {
+            bad("domain", "must be 1 to 50 characters".into());
+        }
+        if self.legal_basis.is_empty() {
+            bad("legal_basis", "at least one legal basis is required".into());
+        }
+        for (i, basis) in self.legal_basis.iter().enumerate() {
+            if basis.law.is_empty() {
+                bad(&format!("legal_basis[{i}].law"), "must name the law or regulation".into());
+            }
+        }
+        for (i, r) in self.responsibilities.iter().enumerate() {
+            if r.stage.is_empty() {
+                bad(&format!("responsibilities[{i}].stage"), "must name the stage".into());
+            }
+            if r.duty.is_empty() {
+                bad(&format!("responsibilities[{i}].duty"), "must say what is to be done".into());
+            }
+        }
+        for (i, a) in self.accountability.iter().enumerate() {
+            if a.is_empty() {
+                bad(&format!("accountability[{i}]"), "must not be empty".into());
+            }
+        }
+        if let Some(days) = self.time_limit_days {
+            if !(1..=3650).contains(&days) {
+                bad("time_limit_days", "must be between 1 and 3650 working days".into());
+            }
+        }
+        if self.parent_code.as_deref() == Some(self.code.as_str()) {
+            bad("parent_code", "an item cannot be its own parent".into());
+        }
+        errors
+    }
+}

@@ -1,0 +1,684 @@
+//! The province catalogue of powers (法定和賦權指導目錄), in editions.
+
+mod diff;
+mod item;
+mod model;
+mod transfer;
+
+pub use diff::{ChangedItem, EditionDiff, FieldChange};
+pub use item::{DelegationMode, Item, ItemInput, LegalBasis, Responsibility, Source};
+pub use model::{dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition};
+pub use transfer::{parse_items, EditionExport, ItemsDocument};
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{delete, get, post, put, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{MaybePrincipal, Permission, Principal};
+use crate::db::schema::{item_categories, sectors};
+use crate::error::{AppError, AppResult, Problem};
+use crate::http::{etag_value, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson};
+use crate::AppState;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_dictionaries)
+        .service(list_editions)
+        .service(create_edition)
+        .service(get_edition)
+        .service(update_edition)
+        .service(delete_edition)
+        .service(publish_edition)
+        .service(retire_edition)
+        .service(copy_edition)
+        .service(import_edition)
+        .service(export_edition)
+        .service(list_items)
+        .service(create_item)
+        .service(get_item)
+        .service(update_item)
+        .service(delete_item)
+        .service(diff_editions)
+        .service(public_list_editions)
+        .service(public_get_edition)
+        .service(public_list_items)
+        .service(public_get_item)
+        .service(public_export_edition)
+        .service(public_diff_editions);
+}
+
+fn json_with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag_value(revision)))
+        .json(body)
+}
+
+/// One entry of a dictionary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DictionaryEntry {
+    /// Code.
+    pub code: String,
+    /// Label.
+    pub label: String,
+}
+
+/// The dictionaries items and organisations refer to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dictionaries {
+    /// Item-type codes (01 行政許可 ... 20 公共服務).
+    pub categories: Vec<DictionaryEntry>,
+    /// Sectors of county departments.
+    pub sectors: Vec<DictionaryEntry>,
+}
+
+/// The item-type and sector dictionaries. Public.
+#[utoipa::path(tag = "catalogue", responses((status = 200, body = Dictionaries)))]
+#[get("/api/v1/dictionaries")]
+pub async fn get_dictionaries(state: web::Data<AppState>) -> AppResult<web::Json<Dictionaries>> {
+    use diesel::prelude::*;
+    let dictionaries = state
+        .db
+        .read(|conn| {
+            let entry = |(code, label)| DictionaryEntry { code, label };
+            Ok(Dictionaries {
+                categories: item_categories::table
+                    .order(item_categories::sort_order)
+                    .select((item_categories::code, item_categories::label))
+                    .load::<(String, String)>(conn)?
+                    .into_iter()
+                    .map(entry)
+                    .collect(),
+                sectors: sectors::table
+                    .order(sectors::sort_order)
+                    .select((sectors::code, sectors::label))
+                    .load::<(String, String)>(conn)?
+                    .into_iter()
+                    .map(entry)
+                    .collect(),
+            })
+        })
+        .await?;
+    Ok(web::Json(dictionaries))
+}
+
+/// Filter on the edition list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EditionQuery {
+    /// Only editions in this state.
+    pub status: Option<EditionStatus>,
+}
+
+async fn editions_page(
+    state: &AppState,
+    reader: Option<Principal>,
+    query: EditionQuery,
+    page: PageParams,
+) -> AppResult<web::Json<Page<EditionView>>> {
+    let page = page.resolve()?;
+    let (items, total) = state
+        .db
+        .read(move |conn| Edition::list(conn, reader.as_ref(), query.status, page))
+        .await?;
+    Ok(web::Json(page.wrap(items, total)))
+}
+
+/// Catalogue editions, newest first. Without a token, published and retired ones only.
+#[utoipa::path(
+    tag = "catalogue",
+    params(EditionQuery, PageParams),
+    responses((status = 200, body = Page<EditionView>)),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions")]
+pub async fn list_editions(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    query: web::Query<EditionQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<EditionView>>> {
+    editions_page(&state, reader.0, query.into_inner(), page.into_inner()).await
+}
+
+/// Create an empty draft edition. `catalogue_admin`.
+#[utoipa::path(
+    tag = "catalogue",
+    request_body = NewEdition,
+    responses(
+        (status = 201, body = Edition, headers(("ETag" = String, description = "The revision"))),
+        (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions")]
+pub async fn create_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<NewEdition>,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let input = body.into_inner();
+    let edition = state.db.write(move |conn| Edition::create(conn, &principal, input)).await?;
+    Ok(json_with_etag(StatusCode::CREATED, edition.revision, &edition))
+}
+
+async fn edition_view(state: &AppState, reader: Option<Principal>, code: String) -> AppResult<HttpResponse> {
+    let view = state
+        .db
+        .read(move |conn| {
+            let edition = Edition::find(conn, &code)?;
+            edition.ensure_readable(reader.as_ref())?;
+            edition.view(conn)
+        })
+        .await?;
+    Ok(json_with_etag(StatusCode::OK, view.edition.revision, &view))
+}
+
+/// One edition with its item count; its revision is the `ETag`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code")),
+    responses((status = 200, body = EditionView, headers(("ETag" = String, description = "The revision")))),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions/{edition}")]
+pub async fn get_edition(state: web::Data<AppState>, reader: MaybePrincipal, edition: web::Path<String>) -> AppResult<HttpResponse> {
+    edition_view(&state, reader.0, edition.into_inner()).await
+}
+
+/// Retitle a draft edition. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
+    request_body = EditionPatch,
+    responses((status = 200, body = Edition, headers(("ETag" = String, description = "The new revision")))),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/catalogue/editions/{edition}")]
+pub async fn update_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    if_match: IfMatch,
+    body: ValidJson<EditionPatch>,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let code = edition.into_inner();
+    let patch = body.into_inner();
+    let edition = state
+        .db
+        .write(move |conn| Edition::rename(conn, &principal, &code, expected, patch))
+        .await?;
+    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+}
+
+/// Delete a draft edition and its items. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
+    responses((status = 204, description = "Deleted"), (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/catalogue/editions/{edition}")]
+pub async fn delete_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let code = edition.into_inner();
+    state.db.write(move |conn| Edition::delete(conn, &principal, &code, expected)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Publish a draft edition; it is immutable from then on. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
+    responses((status = 200, body = Edition), (status = 409, description = "Not a draft, or empty", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions/{edition}/publish")]
+pub async fn publish_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let code = edition.into_inner();
+    let edition = state.db.write(move |conn| Edition::publish(conn, &principal, &code, expected)).await?;
+    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+}
+
+/// Retire a published edition. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
+    responses((status = 200, body = Edition), (status = 409, description = "Not published", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions/{edition}/retire")]
+pub async fn retire_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let code = edition.into_inner();
+    let edition = state.db.write(move |conn| Edition::retire(conn, &principal, &code, expected)).await?;
+    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+}
+
+/// Start a new draft edition from a published one, copying its items.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Code of the published edition to copy")),
+    request_body = NewEdition,
+    responses(
+        (status = 201, body = Edition, headers(("ETag" = String, description = "The revision"))),
+        (status = 409, description = "The source is a draft, or the code is taken", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions/{edition}/copy")]
+pub async fn copy_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    body: ValidJson<NewEdition>,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let from = edition.into_inner();
+    let input = body.into_inner();
+    let edition = state.db.write(move |conn| Edition::copy(conn, &principal, &from, input)).await?;
+    Ok(json_with_etag(StatusCode::CREATED, edition.revision, &edition))
+}
+
+/// Replace a draft's items with a JSON (`{"items": [...]}`) or CSV file, all or nothing.
+/// Every problem is reported with its row and column. `?dry_run=true` checks without
+/// writing; a real import needs `If-Match` with the edition's ETag.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("If-Match" = Option<String>, Header, description = "The edition's ETag (not needed for a dry run)"), ImportParams),
+    request_body(
+        description = "JSON {\"items\": [...]} or CSV with header code,name,category,source,delegation_mode,sector,domain,legal_basis,responsibilities,accountability,time_limit_days,high_frequency,service_guide,parent_code",
+        content((ItemsDocument = "application/json"), (String = "text/csv"))
+    ),
+    responses(
+        (status = 200, body = ImportReport),
+        (status = 413, description = "The file is larger than the import limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions/{edition}/import")]
+pub async fn import_edition(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    if_match: IfMatch,
+    params: web::Query<ImportParams>,
+    body: ImportBody,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let dry_run = params.dry_run;
+    let expected = if dry_run { None } else { Some(if_match.revision()?) };
+    let rows = parse_items(&body)?;
+    let code = edition.into_inner();
+    let report = state
+        .db
+        .write(move |conn| Items::import(conn, &principal, &code, expected, rows, dry_run))
+        .await?;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Export format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+async fn export(state: &AppState, reader: Option<Principal>, code: String, format: Format) -> AppResult<HttpResponse> {
+    let (bytes, edition_code) = state
+        .db
+        .read(move |conn| {
+            let edition = Edition::find(conn, &code)?;
+            edition.ensure_readable(reader.as_ref())?;
+            let items = Items::all(conn, &code)?;
+            let view = edition.view(conn)?;
+            Ok((transfer::render(view, items, format)?, code))
+        })
+        .await?;
+    let (content_type, extension) = match format {
+        Format::Json => ("application/json", "json"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"catalogue-{edition_code}.{extension}\""),
+        ))
+        .body(bytes))
+}
+
+/// Export an edition as JSON or CSV (the same formats import reads).
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ExportQuery),
+    responses((status = 200, description = "The edition", content((EditionExport = "application/json"), (String = "text/csv")))),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions/{edition}/export")]
+pub async fn export_edition(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    edition: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    export(&state, reader.0, edition.into_inner(), query.format.unwrap_or(Format::Json)).await
+}
+
+/// Filters on the item list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// Item-type code, e.g. `02`.
+    pub category: Option<String>,
+    /// `statutory` or `delegable`.
+    pub source: Option<Source>,
+    /// Sector code.
+    pub sector: Option<String>,
+    /// Domain.
+    pub domain: Option<String>,
+    /// Only high-frequency items (`true`) or only the others (`false`).
+    pub high_frequency: Option<bool>,
+    /// Text that the name contains.
+    pub q: Option<String>,
+}
+
+async fn items_page(
+    state: &AppState,
+    reader: Option<Principal>,
+    code: String,
+    query: ItemQuery,
+    page: PageParams,
+) -> AppResult<web::Json<Page<Item>>> {
+    let page = page.resolve()?;
+    let filter = ItemFilter {
+        category: query.category,
+        source: query.source.map(|s| match s {
+            Source::Statutory => "statutory".into(),
+            Source::Delegable => "delegable".into(),
+        }),
+        sector: query.sector,
+        domain: query.domain,
+        high_frequency: query.high_frequency,
+        q: query.q.filter(|q| !q.trim().is_empty()),
+    };
+    let (items, total) = state
+        .db
+        .read(move |conn| {
+            let edition = Edition::find(conn, &code)?;
+            edition.ensure_readable(reader.as_ref())?;
+            Items::list(conn, &code, &filter, page)
+        })
+        .await?;
+    Ok(web::Json(page.wrap(items, total)))
+}
+
+/// Items of an edition in code order, with filters.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ItemQuery, PageParams),
+    responses((status = 200, body = Page<Item>)),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions/{edition}/items")]
+pub async fn list_items(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    edition: web::Path<String>,
+    query: web::Query<ItemQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Item>>> {
+    items_page(&state, reader.0, edition.into_inner(), query.into_inner(), page.into_inner()).await
+}
+
+/// Add an item to a draft edition. `catalogue_admin`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code")),
+    request_body = ItemInput,
+    responses(
+        (status = 201, body = Item, headers(("ETag" = String, description = "The revision"))),
+        (status = 409, description = "The code is taken, or the edition is not a draft", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/catalogue/editions/{edition}/items")]
+pub async fn create_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    edition: web::Path<String>,
+    body: ValidJson<ItemInput>,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let code = edition.into_inner();
+    let input = body.into_inner();
+    let item = state.db.write(move |conn| Items::create(conn, &principal, &code, input)).await?;
+    Ok(json_with_etag(StatusCode::CREATED, item.revision, &item))
+}
+
+async fn item_view(state: &AppState, reader: Option<Principal>, edition: String, code: String) -> AppResult<HttpResponse> {
+    let item = state
+        .db
+        .read(move |conn| {
+            Edition::find(conn, &edition)?.ensure_readable(reader.as_ref())?;
+            Items::find(conn, &edition, &code)
+        })
+        .await?;
+    Ok(json_with_etag(StatusCode::OK, item.revision, &item))
+}
+
+/// One item by its code; its revision is the `ETag`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code"), ("code" = String, Path, description = "Item code")),
+    responses((status = 200, body = Item, headers(("ETag" = String, description = "The revision")))),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions/{edition}/items/{code}")]
+pub async fn get_item(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
+    let (edition, code) = path.into_inner();
+    item_view(&state, reader.0, edition, code).await
+}
+
+/// Replace an item in a draft edition. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(
+        ("edition" = String, Path, description = "Edition code"),
+        ("code" = String, Path, description = "Item code"),
+        ("If-Match" = String, Header, description = "The ETag you read")
+    ),
+    request_body = ItemInput,
+    responses((status = 200, body = Item, headers(("ETag" = String, description = "The new revision")))),
+    security(("bearer" = []))
+)]
+#[put("/api/v1/catalogue/editions/{edition}/items/{code}")]
+pub async fn update_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    if_match: IfMatch,
+    body: ValidJson<ItemInput>,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let (edition, code) = path.into_inner();
+    let input = body.into_inner();
+    let item = state
+        .db
+        .write(move |conn| Items::update(conn, &principal, &edition, &code, expected, input))
+        .await?;
+    Ok(json_with_etag(StatusCode::OK, item.revision, &item))
+}
+
+/// Remove an item from a draft edition. Needs `If-Match`.
+#[utoipa::path(
+    tag = "catalogue",
+    params(
+        ("edition" = String, Path, description = "Edition code"),
+        ("code" = String, Path, description = "Item code"),
+        ("If-Match" = String, Header, description = "The ETag you read")
+    ),
+    responses((status = 204, description = "Removed"), (status = 409, description = "Has sub-items, or the edition is not a draft", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/catalogue/editions/{edition}/items/{code}")]
+pub async fn delete_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    principal.require_any(Permission::ManageCatalogue)?;
+    let expected = if_match.revision()?;
+    let (edition, code) = path.into_inner();
+    state
+        .db
+        .write(move |conn| Items::delete(conn, &principal, &edition, &code, expected))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The two editions to compare.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    /// The older edition.
+    pub from: String,
+    /// The newer edition.
+    pub to: String,
+}
+
+async fn diff_of(state: &AppState, reader: Option<Principal>, query: DiffQuery) -> AppResult<web::Json<EditionDiff>> {
+    let result = state
+        .db
+        .read(move |conn| {
+            for code in [&query.from, &query.to] {
+                Edition::find(conn, code)?.ensure_readable(reader.as_ref())?;
+            }
+            let from = Items::all(conn, &query.from)?;
+            let to = Items::all(conn, &query.to)?;
+            Ok(diff::diff(&query.from, from, &query.to, to))
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+/// Compare two editions by item code: added, removed, and changed with the changed fields.
+#[utoipa::path(
+    tag = "catalogue",
+    params(DiffQuery),
+    responses((status = 200, body = EditionDiff)),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/diff")]
+pub async fn diff_editions(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    query: web::Query<DiffQuery>,
+) -> AppResult<web::Json<EditionDiff>> {
+    diff_of(&state, reader.0, query.into_inner()).await
+}
+
+/// Published and retired catalogue editions, for portals. No token.
+#[utoipa::path(tag = "public", params(EditionQuery, PageParams), responses((status = 200, body = Page<EditionView>)))]
+#[get("/public/v1/catalogue/editions")]
+pub async fn public_list_editions(
+    state: web::Data<AppState>,
+    query: web::Query<EditionQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<EditionView>>> {
+    editions_page(&state, None, query.into_inner(), page.into_inner()).await
+}
+
+/// One published edition. No token.
+#[utoipa::path(tag = "public", params(("edition" = String, Path, description = "Edition code")), responses((status = 200, body = EditionView)))]
+#[get("/public/v1/catalogue/editions/{edition}")]
+pub async fn public_get_edition(state: web::Data<AppState>, edition: web::Path<String>) -> AppResult<HttpResponse> {
+    edition_view(&state, None, edition.into_inner()).await
+}
+
+/// Items of a published edition. No token.
+#[utoipa::path(
+    tag = "public",
+    params(("edition" = String, Path, description = "Edition code"), ItemQuery, PageParams),
+    responses((status = 200, body = Page<Item>))
+)]
+#[get("/public/v1/catalogue/editions/{edition}/items")]
+pub async fn public_list_items(
+    state: web::Data<AppState>,
+    edition: web::Path<String>,
+    query: web::Query<ItemQuery>,
+    page: web::Query<PageParams>,
+) -> AppResult<web::Json<Page<Item>>> {
+    items_page(&state, None, edition.into_inner(), query.into_inner(), page.into_inner()).await
+}
+
+/// One item of a published edition. No token.
+#[utoipa::path(
+    tag = "public",
+    params(("edition" = String, Path, description = "Edition code"), ("code" = String, Path, description = "Item code")),
+    responses((status = 200, body = Item))
+)]
+#[get("/public/v1/catalogue/editions/{edition}/items/{code}")]
+pub async fn public_get_item(state: web::Data<AppState>, path: web::Path<(String, String)>) -> AppResult<HttpResponse> {
+    let (edition, code) = path.into_inner();
+    item_view(&state, None, edition, code).await
+}
+
+/// A published edition as JSON or CSV. No token.
+#[utoipa::path(
+    tag = "public",
+    params(("edition" = String, Path, description = "Edition code"), ExportQuery),
+    responses((status = 200, description = "The edition", content((EditionExport = "application/json"), (String = "text/csv"))))
+)]
+#[get("/public/v1/catalogue/editions/{edition}/export")]
+pub async fn public_export_edition(
+    state: web::Data<AppState>,
+    edition: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> AppResult<HttpResponse> {
+    export(&state, None, edition.into_inner(), query.format.unwrap_or(Format::Json)).await
+}
+
+/// Compare two published editions. No token.
+#[utoipa::path(tag = "public", params(DiffQuery), responses((status = 200, body = EditionDiff)))]
+#[get("/public/v1/catalogue/diff")]
+pub async fn public_diff_editions(state: web::Data<AppState>, query: web::Query<DiffQuery>) -> AppResult<web::Json<EditionDiff>> {
+    diff_of(&state, None, query.into_inner()).await
+}
+
+/// Reads an import for the command line (JSON or CSV by file extension).
+pub fn read_import_file(path: &str) -> AppResult<Vec<(usize, ItemInput)>> {
+    let bytes = std::fs::read(path).map_err(|e| AppError::BadRequest(format!("cannot read {path}: {e}")))?;
+    let format = if path.ends_with(".csv") { Format::Csv } else { Format::Json };
+    parse_items(&ImportBody { format, bytes: bytes.into() })
+}

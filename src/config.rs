@@ -1,0 +1,184 @@
+//! Configuration: `config/default.toml` (or the file given with `--config`), then
+//! `QUANZE_*` environment variables on top.
+
+use serde::Deserialize;
+
+/// The defaults shipped with the binary, so it runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// The development secret in `config/default.toml`: public, so never for real use.
+pub const DEV_SECRET: &str = "INSECURE-DEV-SECRET-do-not-use-outside-your-laptop";
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server.
+    pub server: ServerConfig,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Tokens.
+    pub jwt: JwtConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// Largest JSON body, bytes.
+    pub body_limit: usize,
+    /// Largest import body, bytes.
+    pub import_limit: usize,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout_secs: u64,
+    /// Worker threads; 0 for one per core.
+    pub workers: usize,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// SQLite file path or `postgres://` URL.
+    pub url: String,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// How long a request waits for a connection before a 503.
+    pub pool_timeout_ms: u64,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// The one accepted algorithm.
+    pub algorithm: String,
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Shared secret for HS*.
+    pub secret: String,
+    /// PEM public key for RS256/ES256.
+    pub public_key_file: String,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Config {
+    /// Reads the file (or the built-in defaults when `path` is `None` and
+    /// `config/default.toml` is absent), then applies the environment.
+    pub fn load(path: Option<&str>) -> Result<Config, String> {
+        let text = match path {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+            None => std::fs::read_to_string("config/default.toml").unwrap_or_else(|_| DEFAULT_TOML.to_string()),
+        };
+        let mut config: Config = toml::from_str(&text).map_err(|e| format!("bad configuration: {e}"))?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// The built-in defaults with the environment applied.
+    pub fn defaults() -> Config {
+        toml::from_str(DEFAULT_TOML).expect("the built-in configuration parses")
+    }
+
+    /// Applies `QUANZE_*` overrides read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn number<T: std::str::FromStr>(name: &str, value: String) -> Result<T, String> {
+            value.parse().map_err(|_| format!("{name} must be a number, not {value:?}"))
+        }
+        if let Some(v) = get("QUANZE_BIND") {
+            self.server.bind = v;
+        }
+        if let Some(v) = get("QUANZE_BODY_LIMIT") {
+            self.server.body_limit = number("QUANZE_BODY_LIMIT", v)?;
+        }
+        if let Some(v) = get("QUANZE_IMPORT_LIMIT") {
+            self.server.import_limit = number("QUANZE_IMPORT_LIMIT", v)?;
+        }
+        if let Some(v) = get("QUANZE_SHUTDOWN_TIMEOUT_SECS") {
+            self.server.shutdown_timeout_secs = number("QUANZE_SHUTDOWN_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("QUANZE_WORKERS") {
+            self.server.workers = number("QUANZE_WORKERS", v)?;
+        }
+        if let Some(v) = get("QUANZE_DATABASE_URL").or_else(|| get("DATABASE_URL")) {
+            self.database.url = v;
+        }
+        if let Some(v) = get("QUANZE_POOL_SIZE") {
+            self.database.pool_size = number("QUANZE_POOL_SIZE", v)?;
+        }
+        if let Some(v) = get("QUANZE_POOL_TIMEOUT_MS") {
+            self.database.pool_timeout_ms = number("QUANZE_POOL_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = get("QUANZE_JWT_ALGORITHM") {
+            self.jwt.algorithm = v;
+        }
+        if let Some(v) = get("QUANZE_JWT_ISSUER") {
+            self.jwt.issuer = v;
+        }
+        if let Some(v) = get("QUANZE_JWT_AUDIENCE") {
+            self.jwt.audience = v;
+        }
+        if let Some(v) = get("QUANZE_JWT_SECRET") {
+            self.jwt.secret = v;
+        }
+        if let Some(v) = get("QUANZE_JWT_PUBLIC_KEY_FILE") {
+            self.jwt.public_key_file = v;
+        }
+        if let Some(v) = get("QUANZE_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        if let Some(v) = get("QUANZE_LOG_FORMAT") {
+            self.log.format = v;
+        }
+        Ok(())
+    }
+
+    /// True when the public development secret is in use.
+    pub fn uses_dev_secret(&self) -> bool {
+        self.jwt.algorithm.starts_with("HS") && self.jwt.secret == DEV_SECRET
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = Config::defaults();
+        config
+            .apply_env(|name| match name {
+                "DATABASE_URL" => Some("postgres://x/y".into()),
+                "QUANZE_POOL_SIZE" => Some("3".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.database.url, "postgres://x/y");
+        assert_eq!(config.database.pool_size, 3);
+        assert!(config.uses_dev_secret());
+    }
+
+    #[test]
+    fn a_bad_number_is_named() {
+        let mut config = Config::defaults();
+        let err = config
+            .apply_env(|name| (name == "QUANZE_POOL_SIZE").then(|| "many".into()))
+            .unwrap_err();
+        assert!(err.contains("QUANZE_POOL_SIZE"), "{err}");
+    }
+}

@@ -1,0 +1,120 @@
+//! The portable schema both backends share (written by hand: only types diesel's
+//! `MultiConnection` supports on both backends).
+
+diesel::table! {
+    regions (code) {
+        code -> Text,
+        name -> Text,
+        level -> Text,
+        kind -> Nullable<Text>,
+        parent_code -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sectors (code) {
+        code -> Text,
+        label -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    item_categories (code) {
+        code -> Text,
+        label -> Text,
+        sort_order -> Integer,
+    }
+}
+
+diesel::table! {
+    organisations (code) {
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        sector -> Nullable<Text>,
+        region_code -> Text,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    catalogue_editions (code) {
+        code -> Text,
+        province_code -> Text,
+        title -> Text,
+        status -> Text,
+        based_on -> Nullable<Text>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    catalogue_items (id) {
+        id -> BigInt,
+        edition_code -> Text,
+        code -> Text,
+        name -> Text,
+        category -> Text,
+        source -> Text,
+        delegation_mode -> Nullable<Text>,
+        sector -> Text,
+        domain -> Text,
+        legal_basis -> Text,
+        responsibilities -> Text,
+        accountability -> Text,
+        time_limit_days -> Nullable<Integer>,
+        high_frequency -> Bool,
+        service_guide -> Nullable<Text>,
+        parent_code -> Nullable<Text>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> BigInt,
+        occurred_at -> Timestamp,
+        actor_sub -> Text,
+        actor_org -> Text,
+        actor_roles -> Text,
+        region_code -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        summary -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(organisations -> regions (region_code));
+diesel::joinable!(catalogue_items -> catalogue_editions (edition_code));
+diesel::joinable!(catalogue_items -> item_categories (category));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    regions,
+    sectors,
+    item_categories,
+    organisations,
+    catalogue_editions,
+    catalogue_items,
+    audit_events,
+    audit_head,
+);

@@ -1,0 +1,188 @@
+//! Bulk import bodies: JSON or CSV (UTF-8), chosen by `Content-Type`, with a dry-run
+//! switch. Parsing failures name the row and column.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::body::{parse_json, read_limited, BodyLimits};
+use crate::error::{AppError, FieldError};
+
+/// The format of an import or export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `application/json`.
+    Json,
+    /// `text/csv`, UTF-8, header row first.
+    Csv,
+}
+
+/// `?dry_run=true` validates without writing.
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Validate and report, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The raw body of an import, up to the import size limit.
+#[derive(Debug)]
+pub struct ImportBody {
+    /// JSON or CSV.
+    pub format: Format,
+    /// The bytes.
+    pub bytes: web::Bytes,
+}
+
+impl FromRequest for ImportBody {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<BodyLimits>>()
+            .map(|l| l.import)
+            .unwrap_or_else(|| BodyLimits::default().import);
+        let essence = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let format = match essence.as_str() {
+            "application/json" => Some(Format::Json),
+            "text/csv" | "application/csv" => Some(Format::Csv),
+            _ => None,
+        };
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let format = format.ok_or_else(|| {
+                AppError::UnsupportedMediaType("send the import as application/json or text/csv".into())
+            })?;
+            let bytes = read_limited(&mut payload, limit).await?;
+            Ok(ImportBody { format, bytes })
+        })
+    }
+}
+
+impl ImportBody {
+    /// Parses a JSON document.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
+        parse_json(&self.bytes)
+    }
+}
+
+/// Parses CSV rows into `T` (by header names), collecting every bad row. Rows are
+/// numbered as a spreadsheet shows them: the header is row 1.
+pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, AppError> {
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|e| malformed(vec![FieldError::new("body", format!("the file is not UTF-8: {e}"))]))?;
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| malformed(vec![FieldError::new("header", e.to_string()).in_row(1)]))?
+        .clone();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let row = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                errors.push(FieldError::new("row", e.to_string()).in_row(row));
+                continue;
+            }
+        };
+        let row = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        match record.deserialize::<T>(Some(&headers)) {
+            Ok(value) => rows.push((row, value)),
+            Err(e) => {
+                let field = match e.kind() {
+                    csv::ErrorKind::Deserialize { err, .. } => err
+                        .field()
+                        .and_then(|i| headers.get(i as usize))
+                        .unwrap_or("row")
+                        .to_string(),
+                    _ => "row".into(),
+                };
+                let message = match e.kind() {
+                    csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string(),
+                    other => format!("{other:?}"),
+                };
+                errors.push(FieldError::new(field, message).in_row(row));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(malformed(errors))
+    }
+}
+
+fn malformed(errors: Vec<FieldError>) -> AppError {
+    AppError::Malformed {
+        detail: format!("the CSV file has {} problem(s); nothing was written", errors.len()),
+        errors,
+    }
+}
+
+/// Writes rows as CSV with a header row.
+pub fn write_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> Result<Vec<u8>, AppError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .serialize(row)
+            .map_err(|e| AppError::Internal(format!("CSV export failed: {e}")))?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| AppError::Internal(format!("CSV export failed: {e}")))
+}
+
+/// The outcome of an import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// True when nothing was written.
+    pub dry_run: bool,
+    /// Rows read.
+    pub rows: usize,
+    /// Rows that created something.
+    pub created: usize,
+    /// Rows that changed something that existed.
+    pub updated: usize,
+    /// Rows identical to what existed.
+    pub unchanged: usize,
+    /// Existing entries the import removed (for imports that replace a whole set).
+    pub removed: usize,
+}
+
+impl ImportReport {
+    /// An empty report for `rows` rows.
+    pub fn new(dry_run: bool, rows: usize) -> ImportReport {
+        ImportReport { dry_run, rows, created: 0, updated: 0, unchanged: 0, removed: 0 }
+    }
+}
+
+/// Reads an empty string (an empty CSV cell) as `None`.
+pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let value: Option<String> = Option::deserialize(deserializer)?;
+    match value.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(serde::de::Error::custom),
+    }
+}

@@ -1,0 +1,116 @@
+//! quanze (權責): a registry of the powers and duties of China's townships.
+//!
+//! The crate is the service: `build_app` assembles the one actix `App` that the binary
+//! and the tests both run.
+
+pub mod audit;
+pub mod auth;
+pub mod catalogue;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod organisations;
+pub mod regions;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::db::Db;
+use crate::http::BodyLimits;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+}
+
+/// Everything `build_app` needs, built once per process.
+#[derive(Clone)]
+pub struct Service {
+    /// Shared state.
+    pub state: AppState,
+    /// Token verification.
+    pub keys: Arc<TokenKeys>,
+    /// Body limits.
+    pub limits: BodyLimits,
+}
+
+impl Service {
+    /// Connects the pool and loads the keys; does not touch the database yet.
+    pub fn from_config(config: &Config) -> Result<Service, String> {
+        let db = Db::connect(
+            &config.database.url,
+            config.database.pool_size,
+            Duration::from_millis(config.database.pool_timeout_ms),
+        )
+        .map_err(|e| e.to_string())?;
+        let keys = TokenKeys::from_config(&config.jwt)?;
+        Ok(Service {
+            state: AppState { db },
+            keys: Arc::new(keys),
+            limits: BodyLimits {
+                json: config.server.body_limit,
+                import: config.server.import_limit,
+            },
+        })
+    }
+}
+
+/// Every route of the service.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    health::routes(cfg);
+    openapi::routes(cfg);
+    regions::routes(cfg);
+    organisations::routes(cfg);
+    catalogue::routes(cfg);
+    audit::routes(cfg);
+}
+
+/// The application: routes, shared state, extractor configuration and middleware.
+pub fn build_app(
+    service: Service,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(service.state))
+        .app_data(web::Data::new(service.keys))
+        .app_data(web::Data::new(service.limits))
+        .app_data(http::query_config())
+        .app_data(http::path_config())
+        .app_data(http::payload_config(service.limits.import))
+        .configure(routes)
+        .default_service(web::to(http::not_found))
+        .wrap(Compress::default())
+        .wrap(from_fn(http::request_id))
+}
+
+/// An HTTP server on `listener`, with graceful shutdown on SIGTERM and SIGINT.
+pub fn http_server(service: Service, listener: TcpListener, config: &Config) -> std::io::Result<Server> {
+    let mut server = HttpServer::new(move || build_app(service.clone()))
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .listen(listener)?;
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,433 @@
+//! Organisations: rows, rules and queries.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::audit;
+use crate::auth::Principal;
+use crate::db::schema::{organisations, regions, sectors};
+use crate::db::{now, DbConnection};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::{require_revision, ImportReport, PageRequest};
+use crate::regions::{Level, RegionCode};
+
+/// What an organisation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganisationKind {
+    /// A county department with a sector (自然資源局, 市場監管局...).
+    Department,
+    /// 司法局: legality review.
+    JusticeBureau,
+    /// 編辦: the staffing office.
+    StaffingOffice,
+    /// 行政審批局: the administrative approval bureau.
+    ApprovalBureau,
+    /// 縣人民政府.
+    CountyGovernment,
+    /// A township's own unit (綜合行政執法隊, 便民服務中心...).
+    TownshipUnit,
+}
+
+impl OrganisationKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrganisationKind::Department => "department",
+            OrganisationKind::JusticeBureau => "justice_bureau",
+            OrganisationKind::StaffingOffice => "staffing_office",
+            OrganisationKind::ApprovalBureau => "approval_bureau",
+            OrganisationKind::CountyGovernment => "county_government",
+            OrganisationKind::TownshipUnit => "township_unit",
+        }
+    }
+
+    /// The level of region an organisation of this kind belongs to.
+    pub fn region_level(self) -> Level {
+        match self {
+            OrganisationKind::TownshipUnit => Level::Township,
+            _ => Level::County,
+        }
+    }
+}
+
+/// An organisation of a county or township.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, ToSchema)]
+#[diesel(table_name = organisations)]
+pub struct Organisation {
+    /// Stable code, e.g. `luxian-zrzy`.
+    pub code: String,
+    /// Name, e.g. 瀘縣自然資源和規劃局.
+    pub name: String,
+    /// Kind.
+    #[schema(value_type = OrganisationKind)]
+    pub kind: String,
+    /// Sector code (required for departments).
+    pub sector: Option<String>,
+    /// The county or township it belongs to.
+    #[serde(rename = "region")]
+    pub region_code: String,
+    /// Revision, also the ETag.
+    pub revision: i64,
+    /// Created, UTC.
+    pub created_at: NaiveDateTime,
+    /// Last changed, UTC.
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new organisation, or the full new state of one.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationInput {
+    /// Stable code: 2–64 of `a-z`, `0-9`, `-`.
+    #[validate(length(min = 2, max = 64), regex(path = *ORG_CODE, message = "must be lowercase letters, digits and hyphens"))]
+    pub code: String,
+    /// Name.
+    #[validate(length(min = 1, max = 100))]
+    pub name: String,
+    /// Kind.
+    pub kind: OrganisationKind,
+    /// Sector code; required for departments.
+    #[serde(default)]
+    pub sector: Option<String>,
+    /// The county (or, for township units, township) division code.
+    pub region: String,
+}
+
+static ORG_CODE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[a-z0-9][a-z0-9-]*$").expect("valid regex"));
+
+/// Filters for listing organisations.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationFilter {
+    /// Only inside this region (the caller's scope).
+    pub scope: Option<RegionCode>,
+    /// Only in exactly this region.
+    pub region: Option<String>,
+    /// Only this kind.
+    pub kind: Option<OrganisationKind>,
+    /// Only this sector.
+    pub sector: Option<String>,
+}
+
+/// Sector codes known to the dictionary.
+pub fn known_sectors(conn: &mut DbConnection) -> AppResult<HashSet<String>> {
+    Ok(sectors::table.select(sectors::code).load::<String>(conn)?.into_iter().collect())
+}
+
+impl OrganisationInput {
+    /// Checks the rules that need no database, plus the sector and region against the
+    /// dictionaries given; returns the region code.
+    fn check(&self, sectors: &HashSet<String>, region_exists: bool) -> Result<RegionCode, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Err(e) = crate::http::validate(self) {
+            if let AppError::Validation { errors: list, .. } = e {
+                errors.extend(list);
+            }
+        }
+        match (&self.sector, self.kind) {
+            (None, OrganisationKind::Department) => {
+                errors.push(FieldError::new("sector", "a department needs a sector"))
+            }
+            (Some(s), _) if !sectors.contains(s) => {
+                errors.push(FieldError::new("sector", format!("{s:?} is not a known sector")))
+            }
+            _ => {}
+        }
+        let region = match RegionCode::parse(&self.region) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(FieldError::new("region", e));
+                return Err(errors);
+            }
+        };
+        if region.level() != self.kind.region_level() {
+            errors.push(FieldError::new(
+                "region",
+                format!(
+                    "a {} belongs to a {} region; {} is a {}",
+                    self.kind.as_str(),
+                    self.kind.region_level().as_str(),
+                    region,
+                    region.level().as_str()
+                ),
+            ));
+        } else if !region_exists {
+            errors.push(FieldError::new("region", format!("region {region} is not registered")));
+        }
+        if errors.is_empty() {
+            Ok(region)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn region_exists(conn: &mut DbConnection, code: &str) -> AppResult<bool> {
+    Ok(regions::table.find(code).count().get_result::<i64>(conn)? > 0)
+}
+
+impl Organisation {
+    /// One organisation.
+    pub fn find(conn: &mut DbConnection, code: &str) -> AppResult<Organisation> {
+        organisations::table
+            .find(code)
+            .select(Organisation::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::NotFound(format!("no organisation with code {code}")))
+    }
+
+    /// The region it belongs to.
+    pub fn region(&self) -> RegionCode {
+        RegionCode::parse(&self.region_code).expect("stored region codes are valid")
+    }
+
+    /// A page of organisations in code order.
+    pub fn list(
+        conn: &mut DbConnection,
+        filter: &OrganisationFilter,
+        page: PageRequest,
+    ) -> AppResult<(Vec<Organisation>, i64)> {
+        let query = || {
+            let mut q = organisations::table.into_boxed();
+            if let Some(scope) = &filter.scope {
+                q = q.filter(organisations::region_code.like(format!("{}%", scope.scope_prefix())));
+            }
+            if let Some(region) = &filter.region {
+                q = q.filter(organisations::region_code.eq(region.clone()));
+            }
+            if let Some(kind) = filter.kind {
+                q = q.filter(organisations::kind.eq(kind.as_str()));
+            }
+            if let Some(sector) = &filter.sector {
+                q = q.filter(organisations::sector.eq(sector.clone()));
+            }
+            q
+        };
+        let total = query().count().get_result(conn)?;
+        let items = query()
+            .order(organisations::code.asc())
+            .limit(page.size)
+            .offset(page.offset())
+            .select(Organisation::as_select())
+            .load(conn)?;
+        Ok((items, total))
+    }
+
+    /// Creates an organisation inside the actor's scope.
+    pub fn create(conn: &mut DbConnection, actor: &Principal, input: OrganisationInput) -> AppResult<Organisation> {
+        let sectors = known_sectors(conn)?;
+        let exists = region_exists(conn, &input.region)?;
+        let region = input.check(&sectors, exists).map_err(|e| AppError::check(e).unwrap_err())?;
+        actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
+        if organisations::table.find(&input.code).count().get_result::<i64>(conn)? > 0 {
+            return Err(AppError::Conflict(format!("an organisation with code {} already exists", input.code)));
+        }
+        ensure_unique_name(conn, &region, &input.name, None)?;
+        let stamp = now();
+        let org = Organisation {
+            code: input.code,
+            name: input.name,
+            kind: input.kind.as_str().into(),
+            sector: input.sector,
+            region_code: region.to_string(),
+            revision: 1,
+            created_at: stamp,
+            updated_at: stamp,
+        };
+        diesel::insert_into(organisations::table).values(&org).execute(conn)?;
+        audit::record(conn, actor, &region, "organisation.create", "organisation", &org.code, &format!("created {} ({})", org.name, org.kind))?;
+        Ok(org)
+    }
+
+    /// Replaces an organisation's name, kind and sector (its code and region are fixed).
+    pub fn update(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected_revision: i64,
+        input: OrganisationInput,
+    ) -> AppResult<Organisation> {
+        let current = Organisation::find(conn, code)?;
+        actor.require(crate::auth::Permission::ManageOrganisations, &current.region())?;
+        require_revision(expected_revision, current.revision)?;
+        let mut errors = Vec::new();
+        if input.code != current.code {
+            errors.push(FieldError::new("code", "the code of an organisation cannot change"));
+        }
+        if input.region != current.region_code {
+            errors.push(FieldError::new("region", "an organisation cannot move to another region"));
+        }
+        AppError::check(errors)?;
+        let sectors = known_sectors(conn)?;
+        let region = input.check(&sectors, true).map_err(|e| AppError::check(e).unwrap_err())?;
+        ensure_unique_name(conn, &region, &input.name, Some(code))?;
+        let updated = Organisation {
+            name: input.name,
+            kind: input.kind.as_str().into(),
+            sector: input.sector,
+            revision: current.revision + 1,
+            updated_at: now(),
+            ..current.clone()
+        };
+        let changed = diesel::update(
+            organisations::table
+                .find(code)
+                .filter(organisations::revision.eq(current.revision)),
+        )
+        .set((
+            organisations::name.eq(&updated.name),
+            organisations::kind.eq(&updated.kind),
+            organisations::sector.eq(&updated.sector),
+            organisations::revision.eq(updated.revision),
+            organisations::updated_at.eq(updated.updated_at),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed { current: current.revision + 1 });
+        }
+        audit::record(conn, actor, &region, "organisation.update", "organisation", code, &format!("updated {}", updated.name))?;
+        Ok(updated)
+    }
+
+    /// Deletes an organisation nothing refers to.
+    pub fn delete(conn: &mut DbConnection, actor: &Principal, code: &str, expected_revision: i64) -> AppResult<()> {
+        let current = Organisation::find(conn, code)?;
+        let region = current.region();
+        actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
+        require_revision(expected_revision, current.revision)?;
+        diesel::delete(organisations::table.find(code)).execute(conn)?;
+        audit::record(conn, actor, &region, "organisation.delete", "organisation", code, &format!("deleted {}", current.name))?;
+        Ok(())
+    }
+
+    /// Imports organisations all-or-nothing: new codes are created, existing ones updated.
+    pub fn import(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        scope: Option<&RegionCode>,
+        rows: Vec<(usize, OrganisationInput)>,
+        dry_run: bool,
+    ) -> AppResult<ImportReport> {
+        let sectors = known_sectors(conn)?;
+        let region_codes: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
+        let mut known_regions = HashSet::new();
+        for chunk in region_codes.chunks(500) {
+            known_regions.extend(regions::table.filter(regions::code.eq_any(chunk)).select(regions::code).load::<String>(conn)?);
+        }
+        let codes: Vec<String> = rows.iter().map(|(_, r)| r.code.clone()).collect();
+        let mut existing: HashMap<String, Organisation> = HashMap::new();
+        for chunk in codes.chunks(500) {
+            for org in organisations::table
+                .filter(organisations::code.eq_any(chunk))
+                .select(Organisation::as_select())
+                .load(conn)?
+            {
+                existing.insert(org.code.clone(), org);
+            }
+        }
+        let mut errors = Vec::new();
+        let mut seen_codes = HashMap::new();
+        let mut seen_names = HashMap::new();
+        for (row, input) in &rows {
+            match input.check(&sectors, known_regions.contains(&input.region)) {
+                Ok(region) => {
+                    if let Some(scope) = scope.filter(|s| !s.contains(&region)) {
+                        errors.push(FieldError::new("region", format!("{region} lies outside your region {scope}")).in_row(*row));
+                    }
+                    if let Some(old) = existing.get(&input.code) {
+                        if old.region_code != input.region {
+                            errors.push(FieldError::new("region", format!("{} already belongs to {}", input.code, old.region_code)).in_row(*row));
+                        }
+                    }
+                }
+                Err(list) => errors.extend(list.into_iter().map(|e| e.in_row(*row))),
+            }
+            if let Some(first) = seen_codes.insert(input.code.clone(), *row) {
+                errors.push(FieldError::new("code", format!("{} appears again (first in row {first})", input.code)).in_row(*row));
+            }
+            if let Some(first) = seen_names.insert((input.region.clone(), input.name.clone()), *row) {
+                errors.push(FieldError::new("name", format!("{} appears twice in {} (first in row {first})", input.name, input.region)).in_row(*row));
+            }
+        }
+        AppError::check(errors).map_err(|e| match e {
+            AppError::Validation { errors, .. } => AppError::Validation {
+                detail: format!("{} problem(s) in the import; nothing was written", errors.len()),
+                errors,
+            },
+            other => other,
+        })?;
+        let mut report = ImportReport::new(dry_run, rows.len());
+        let stamp = now();
+        for (_, input) in &rows {
+            match existing.get(&input.code) {
+                None => {
+                    report.created += 1;
+                    if !dry_run {
+                        let org = Organisation {
+                            code: input.code.clone(),
+                            name: input.name.clone(),
+                            kind: input.kind.as_str().into(),
+                            sector: input.sector.clone(),
+                            region_code: input.region.clone(),
+                            revision: 1,
+                            created_at: stamp,
+                            updated_at: stamp,
+                        };
+                        diesel::insert_into(organisations::table).values(&org).execute(conn)?;
+                    }
+                }
+                Some(old) if old.name == input.name && old.kind == input.kind.as_str() && old.sector == input.sector => {
+                    report.unchanged += 1
+                }
+                Some(old) => {
+                    report.updated += 1;
+                    if !dry_run {
+                        diesel::update(organisations::table.find(&old.code))
+                            .set((
+                                organisations::name.eq(&input.name),
+                                organisations::kind.eq(input.kind.as_str()),
+                                organisations::sector.eq(&input.sector),
+                                organisations::revision.eq(old.revision + 1),
+                                organisations::updated_at.eq(stamp),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+            }
+        }
+        if !dry_run && report.rows > 0 {
+            let audit_region = scope.cloned().unwrap_or_else(|| actor.region.clone());
+            audit::record(
+                conn,
+                actor,
+                &audit_region,
+                "organisations.import",
+                "organisation",
+                audit_region.as_str(),
+                &format!("imported {} organisations: {} created, {} updated, {} unchanged", report.rows, report.created, report.updated, report.unchanged),
+            )?;
+        }
+        Ok(report)
+    }
+}
+
+fn ensure_unique_name(conn: &mut DbConnection, region: &RegionCode, name: &str, except: Option<&str>) -> AppResult<()> {
+    let mut q = organisations::table
+        .filter(organisations::region_code.eq(region.as_str()))
+        .filter(organisations::name.eq(name))
+        .into_boxed();
+    if let Some(code) = except {
+        q = q.filter(organisations::code.ne(code));
+    }
+    if q.count().get_result::<i64>(conn)? > 0 {
+        return Err(AppError::Conflict(format!("{region} already has an organisation named {name}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! A real quanze server on a loopback port over a fresh database: a temporary SQLite
+//! file by default, or a new PostgreSQL database when `QUANZE_TEST_DATABASE_URL` names
+//! a server (`postgres://user@host:port/postgres`; each test creates and drops its own).
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use quanze::auth::TokenKeys;
+use quanze::config::Config;
+use quanze::{demo, Service};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::Method;
+use serde_json::Value;
+
+pub use serde_json::json;
+
+/// The demo province, counties and townships.
+pub const PROVINCE: &str = "510000000000";
+pub const LUXIAN: &str = "510521000000";
+pub const HEJIANG: &str = "510522000000";
+pub const YUCHAN: &str = "510521001000";
+pub const FUJI: &str = "510521100000";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+enum Database {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:port`.
+    pub base: String,
+    /// The database URL the server uses.
+    pub db_url: String,
+    client: Client,
+    keys: TokenKeys,
+    handle: actix_web::dev::ServerHandle,
+    database: Database,
+}
+
+/// The configuration every test server starts from.
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::defaults();
+    config.database.url = db_url.to_string();
+    config.database.pool_size = 4;
+    config.server.workers = 1;
+    config.server.body_limit = 64 * 1024;
+    config.server.import_limit = 2 * 1024 * 1024;
+    config.server.shutdown_timeout_secs = 1;
+    config
+}
+
+fn fresh_database() -> (String, Database) {
+    match std::env::var("QUANZE_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!(
+                "quanze_test_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            );
+            let mut admin = diesel::PgConnection::establish(&admin_url).expect("connect to the PostgreSQL test server");
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .expect("drop a leftover test database");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create a test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("a database URL with a path");
+            (format!("{base}/{name}"), Database::Postgres { admin_url, name })
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = dir.path().join("quanze.db").to_string_lossy().into_owned();
+            (url, Database::Sqlite(dir))
+        }
+    }
+}
+
+impl TestApp {
+    /// A server over an empty (migrated) database.
+    pub fn spawn() -> TestApp {
+        Self::start(false)
+    }
+
+    /// A server over the demo data set.
+    pub fn with_demo() -> TestApp {
+        Self::start(true)
+    }
+
+    fn start(with_demo: bool) -> TestApp {
+        let (db_url, database) = fresh_database();
+        let config = test_config(&db_url);
+        let service = Service::from_config(&config).expect("service");
+        service.state.db.migrate().expect("migrations");
+        if with_demo {
+            demo::load_if_empty(&service.state.db).expect("demo data");
+        }
+        let keys = TokenKeys::from_config(&config.jwt).expect("keys");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = quanze::http_server(service, listener, &config).expect("server");
+                tx.send(server.handle()).unwrap();
+                let _ = server.await;
+            })
+        });
+        let handle = rx.recv_timeout(Duration::from_secs(10)).expect("server started");
+        let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        TestApp { base, db_url, client, keys, handle, database }
+    }
+
+    /// A token for `roles` acting for `org` in `region`.
+    pub fn token(&self, roles: &[&str], region: &str, org: &str) -> String {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        self.keys.mint("tester", org, region, &roles, 3600).unwrap()
+    }
+
+    /// A token with one role.
+    pub fn token_for(&self, role: &str, region: &str) -> String {
+        self.token(&[role], region, "test-org")
+    }
+
+    /// The province catalogue admin.
+    pub fn admin(&self) -> String {
+        self.token_for("catalogue_admin", PROVINCE)
+    }
+
+    /// A request builder for `path` (absolute path on the server).
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let mut builder = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        builder
+    }
+
+    /// GET without a token.
+    pub fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).send().unwrap()
+    }
+
+    /// GET with a token.
+    pub fn get_as(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token)).send().unwrap()
+    }
+
+    /// A JSON write with a token and an optional If-Match.
+    pub fn send(&self, method: Method, path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Response {
+        let mut builder = self.request(method, path, Some(token)).json(body);
+        if let Some(etag) = if_match {
+            builder = builder.header("If-Match", etag);
+        }
+        builder.send().unwrap()
+    }
+
+    /// POST JSON with a token.
+    pub fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, token, None, body)
+    }
+
+    /// The ETag of a resource.
+    pub fn etag(&self, path: &str, token: &str) -> String {
+        let response = self.get_as(path, token);
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.headers()["etag"].to_str().unwrap().to_string()
+    }
+
+    /// Runs SQL directly on the test database (to simulate tampering).
+    pub fn sql(&self, sql: &str) {
+        let db = quanze::db::Db::connect(&self.db_url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = db.get().unwrap();
+        let conn: &mut quanze::db::DbConnection = &mut conn;
+        conn.batch_execute(sql).unwrap();
+    }
+
+    /// Number of audit events, read with an auditor token of the province.
+    pub fn audit_count(&self) -> i64 {
+        let token = self.token_for("auditor", PROVINCE);
+        let body: Value = self.get_as("/api/v1/audit?page_size=1", &token).json().unwrap();
+        body["total"].as_i64().unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+        if let Database::Postgres { admin_url, name } = &self.database {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Reads a response as JSON, asserting the status first (printing the body if wrong).
+pub fn expect_json(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = response.text().unwrap();
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    if status >= 400 {
+        assert_eq!(content_type, "application/problem+json", "errors are problem+json; body: {text}");
+    }
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Asserts a problem response with `status` and returns its body.
+pub fn expect_problem(response: Response, status: u16) -> Value {
+    let body = expect_json(response, status);
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}
+
+/// The `field` names of a problem's `errors`.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// A valid item body.
+pub fn item(code: &str, name: &str) -> Value {
+    json!({
+        "code": code,
+        "name": name,
+        "category": "02",
+        "source": "delegable",
+        "delegation_mode": "direct",
+        "sector": "comprehensive_enforcement",
+        "domain": "市容环境",
+        "legal_basis": [{"law": "《城市市容和环境卫生管理条例》", "article": "第三十四条", "excerpt": "责令改正，可以并处罚款"}],
+        "responsibilities": [{"stage": "受理", "duty": "接收举报并登记"}, {"stage": "决定", "duty": "依法作出处罚决定"}],
+        "accountability": ["不依法履行职责的"],
+        "time_limit_days": null,
+        "high_frequency": false,
+        "service_guide": null,
+        "parent_code": null
+    })
+}
+
+/// Creates a draft edition in the demo province and returns its ETag.
+pub fn draft(app: &TestApp, code: &str) -> String {
+    let response = app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": code, "title": format!("测试目录 {code}")}));
+    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+    expect_json(response, 201);
+    etag.unwrap()
+}

@@ -1,0 +1,219 @@
+//! Shared mechanisms: problems, auth, limits, health, OpenAPI, the command line.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::common::*;
+
+#[test]
+fn health_and_readiness() {
+    let app = TestApp::spawn();
+    assert_eq!(expect_json(app.get("/healthz"), 200)["status"], "ok");
+    assert_eq!(expect_json(app.get("/readyz"), 200)["status"], "ready");
+}
+
+#[test]
+fn unknown_routes_are_404_problems() {
+    let app = TestApp::spawn();
+    let problem = expect_problem(app.get("/api/v1/nothing-here"), 404);
+    assert!(problem["detail"].as_str().unwrap().contains("/api/v1/nothing-here"));
+}
+
+#[test]
+fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn();
+    let response = app.request(Method::GET, "/healthz", None).header("X-Request-Id", "abc-123").send().unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+    let response = app.get("/healthz");
+    assert!(!response.headers()["x-request-id"].is_empty());
+}
+
+#[test]
+fn missing_and_bad_tokens_are_401_problems() {
+    let app = TestApp::spawn();
+    let problem = expect_problem(app.get("/api/v1/audit"), 401);
+    assert!(problem["detail"].as_str().unwrap().contains("bearer token"));
+    expect_problem(app.get_as("/api/v1/audit", "not-a-jwt"), 401);
+    let response = app.request(Method::GET, "/api/v1/audit", None).header("Authorization", "Basic dXNlcjpwdw==").send().unwrap();
+    expect_problem(response, 401);
+    // Signed with another secret.
+    let mut other = test_config("unused");
+    other.jwt.secret = "another-secret-of-enough-length".into();
+    let foreign = quanze::auth::TokenKeys::from_config(&other.jwt).unwrap();
+    let token = foreign.mint("u", "o", PROVINCE, &["auditor".into()], 60).unwrap();
+    expect_problem(app.get_as("/api/v1/audit", &token), 401);
+    // Wrong issuer and audience.
+    for (issuer, audience) in [("someone-else", "quanze"), ("quanze-dev", "other-audience")] {
+        let mut config = test_config("unused");
+        config.jwt.issuer = issuer.into();
+        config.jwt.audience = audience.into();
+        let keys = quanze::auth::TokenKeys::from_config(&config.jwt).unwrap();
+        let token = keys.mint("u", "o", PROVINCE, &["auditor".into()], 60).unwrap();
+        expect_problem(app.get_as("/api/v1/audit", &token), 401);
+    }
+    // Expired.
+    let keys = quanze::auth::TokenKeys::from_config(&test_config("unused").jwt).unwrap();
+    let expired = keys.mint("u", "o", PROVINCE, &["auditor".into()], -3600).unwrap();
+    expect_problem(app.get_as("/api/v1/audit", &expired), 401);
+    // A region claim that is not a division code.
+    let odd = keys.mint("u", "o", "51", &["auditor".into()], 60).unwrap();
+    expect_problem(app.get_as("/api/v1/audit", &odd), 401);
+}
+
+#[test]
+fn a_valid_token_without_the_role_is_403() {
+    let app = TestApp::spawn();
+    let clerk = app.token_for("township_clerk", YUCHAN);
+    expect_problem(app.get_as("/api/v1/audit", &clerk), 403);
+    let unknown_role = app.token(&["superuser"], PROVINCE, "o");
+    expect_problem(app.get_as("/api/v1/audit", &unknown_role), 403);
+}
+
+#[test]
+fn malformed_json_wrong_types_and_unknown_fields_are_400() {
+    let app = TestApp::with_demo();
+    let admin = app.admin();
+    let before = app.audit_count();
+    let send_raw = |body: &str| {
+        app.request(Method::POST, "/api/v1/catalogue/editions", Some(&admin))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .unwrap()
+    };
+    expect_problem(send_raw("{\"code\": \"x\","), 400);
+    let wrong_type = expect_problem(send_raw("{\"code\": 5, \"title\": \"t\"}"), 400);
+    assert_eq!(error_fields(&wrong_type), vec!["code"]);
+    let unknown = expect_problem(send_raw("{\"code\": \"x1\", \"title\": \"t\", \"colour\": \"red\"}"), 400);
+    assert!(unknown["detail"].as_str().unwrap().contains("colour"), "{unknown}");
+    let response = app
+        .request(Method::POST, "/api/v1/catalogue/editions", Some(&admin))
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .unwrap();
+    expect_problem(response, 415);
+    assert_eq!(app.audit_count(), before, "nothing was written");
+}
+
+#[test]
+fn validation_lists_every_bad_field() {
+    let app = TestApp::with_demo();
+    let problem = expect_problem(
+        app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": "bad code!", "title": ""})),
+        422,
+    );
+    assert_eq!(error_fields(&problem), vec!["code", "title"]);
+}
+
+#[test]
+fn bodies_over_the_limit_are_413() {
+    let app = TestApp::with_demo();
+    let big = "长".repeat(40 * 1024);
+    let response = app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": "big", "title": big}));
+    expect_problem(response, 413);
+    // Imports have their own, larger limit.
+    let draft_etag = draft(&app, "big-import");
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let response = app
+        .request(Method::POST, "/api/v1/catalogue/editions/big-import/import", Some(&app.admin()))
+        .header("Content-Type", "text/csv")
+        .header("If-Match", draft_etag)
+        .body(huge)
+        .send()
+        .unwrap();
+    expect_problem(response, 413);
+}
+
+#[test]
+fn bad_pagination_is_refused_and_the_maximum_is_enforced() {
+    let app = TestApp::with_demo();
+    let problem = expect_problem(app.get("/api/v1/regions?page_size=501"), 422);
+    assert_eq!(error_fields(&problem), vec!["page_size"]);
+    expect_problem(app.get("/api/v1/regions?page=0"), 422);
+    expect_problem(app.get("/api/v1/regions?page=abc"), 400);
+    let page = expect_json(app.get("/public/v1/catalogue/editions/2026/items?page_size=500"), 200);
+    assert_eq!(page["page_size"], 500);
+}
+
+#[test]
+fn an_unreachable_database_gives_503_with_retry_after_quickly() {
+    let config = test_config("postgres://postgres@127.0.0.1:1/none");
+    let service = quanze::Service::from_config(&config).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move { quanze::http_server(service, listener, &config).unwrap().await })
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let client = reqwest::blocking::Client::new();
+    for path in ["/readyz", "/api/v1/regions"] {
+        let started = Instant::now();
+        let response = client.get(format!("{base}{path}")).send().unwrap();
+        assert!(started.elapsed() < Duration::from_secs(4), "{path} took {:?}", started.elapsed());
+        assert_eq!(response.headers()["retry-after"], "2");
+        expect_problem(response, 503);
+    }
+}
+
+#[test]
+fn the_served_openapi_document_matches_the_checked_in_copy() {
+    let app = TestApp::spawn();
+    let served = app.get("/api-docs/openapi.json").text().unwrap();
+    let checked_in = include_str!("../../openapi/openapi.json");
+    assert!(
+        served == checked_in,
+        "openapi/openapi.json is stale: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["paths"]["/api/v1/catalogue/editions/{edition}/items/{code}"]["put"]["responses"]["412"].is_object());
+}
+
+#[test]
+fn swagger_ui_is_served_without_the_internet() {
+    let app = TestApp::spawn();
+    let page = app.get("/docs/");
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    assert!(!html.contains("cdn") && !html.contains("unpkg"), "no CDN assets");
+    assert_eq!(app.get("/docs/swagger-ui-bundle.js").status(), 200);
+}
+
+fn quanze_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quanze"));
+    command.env_remove("QUANZE_JWT_ALGORITHM").env_remove("QUANZE_JWT_SECRET");
+    command
+}
+
+#[test]
+fn the_token_command_mints_a_token_the_service_accepts() {
+    let app = TestApp::with_demo();
+    let output = quanze_command()
+        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(token.lines().count(), 1, "the token alone on stdout");
+    expect_json(app.get_as("/api/v1/audit", token.trim()), 200);
+}
+
+#[test]
+fn the_token_command_refuses_non_hs_algorithms_and_unknown_roles() {
+    let output = quanze_command()
+        .env("QUANZE_JWT_ALGORITHM", "RS256")
+        .env("QUANZE_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")
+        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let output = quanze_command()
+        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "wizard"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role"));
+}

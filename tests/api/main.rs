@@ -1,0 +1,10 @@
+//! The HTTP API, end to end, against a real database.
+
+mod common;
+
+mod audit;
+mod authz;
+mod catalogue;
+mod foundation;
+mod organisations;
+mod regions;

@@ -82,10 +82,14 @@ impl Config {
     /// `config/default.toml` is absent), then applies the environment.
     pub fn load(path: Option<&str>) -> Result<Config, String> {
         let text = match path {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
-            None => std::fs::read_to_string("config/default.toml").unwrap_or_else(|_| DEFAULT_TOML.to_string()),
+            Some(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
+            }
+            None => std::fs::read_to_string("config/default.toml")
+                .unwrap_or_else(|_| DEFAULT_TOML.to_string()),
         };
-        let mut config: Config = toml::from_str(&text).map_err(|e| format!("bad configuration: {e}"))?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|e| format!("bad configuration: {e}"))?;
         config.apply_env(|name| std::env::var(name).ok())?;
         Ok(config)
     }
@@ -98,7 +102,9 @@ impl Config {
     /// Applies `QUANZE_*` overrides read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         fn number<T: std::str::FromStr>(name: &str, value: String) -> Result<T, String> {
-            value.parse().map_err(|_| format!("{name} must be a number, not {value:?}"))
+            value
+                .parse()
+                .map_err(|_| format!("{name} must be a number, not {value:?}"))
         }
         if let Some(v) = get("QUANZE_BIND") {
             self.server.bind = v;

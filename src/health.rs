@@ -23,7 +23,9 @@ pub struct Health {
 #[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
 }
 
 /// The database answers; 503 with `Retry-After` when it does not.
@@ -31,7 +33,9 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> AppResult<HttpResponse> {
     if state.db.ping().await {
-        Ok(HttpResponse::Ok().json(Health { status: "ready".into() }))
+        Ok(HttpResponse::Ok().json(Health {
+            status: "ready".into(),
+        }))
     } else {
         Err(AppError::Unavailable)
     }

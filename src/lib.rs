@@ -105,7 +105,11 @@ pub fn build_app(
 }
 
 /// An HTTP server on `listener`, with graceful shutdown on SIGTERM and SIGINT.
-pub fn http_server(service: Service, listener: TcpListener, config: &Config) -> std::io::Result<Server> {
+pub fn http_server(
+    service: Service,
+    listener: TcpListener,
+    config: &Config,
+) -> std::io::Result<Server> {
     let mut server = HttpServer::new(move || build_app(service.clone()))
         .shutdown_timeout(config.server.shutdown_timeout_secs)
         .listen(listener)?;

@@ -13,7 +13,11 @@ use quanze::regions::{Region, RegionCode, RegionInput};
 use quanze::{demo, Service};
 
 #[derive(Parser)]
-#[command(name = "quanze", version, about = "權責: the registry of township powers and duties")]
+#[command(
+    name = "quanze",
+    version,
+    about = "權責: the registry of township powers and duties"
+)]
 struct Cli {
     /// Configuration file (default: config/default.toml if present, else built-in defaults).
     #[arg(long, global = true)]
@@ -114,7 +118,9 @@ fn main() -> ExitCode {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
     } else {
@@ -124,20 +130,39 @@ fn init_tracing(config: &Config) {
 
 fn file_body(path: &str) -> Result<ImportBody, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let format = if path.ends_with(".csv") { Format::Csv } else { Format::Json };
-    Ok(ImportBody { format, bytes: bytes.into() })
+    let format = if path.ends_with(".csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    };
+    Ok(ImportBody {
+        format,
+        bytes: bytes.into(),
+    })
 }
 
 fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
-        Command::Token { sub, org, region, roles, ttl_hours } => {
+        Command::Token {
+            sub,
+            org,
+            region,
+            roles,
+            ttl_hours,
+        } => {
             RegionCode::parse(&region)?;
             if let Some(bad) = roles.iter().find(|r| Role::parse(r).is_none()) {
                 let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                return Err(format!("unknown role {bad:?}; roles are {}", known.join(", ")));
+                return Err(format!(
+                    "unknown role {bad:?}; roles are {}",
+                    known.join(", ")
+                ));
             }
             let keys = quanze::auth::TokenKeys::from_config(&config.jwt)?;
-            println!("{}", keys.mint(&sub, &org, &region, &roles, ttl_hours * 3600)?);
+            println!(
+                "{}",
+                keys.mint(&sub, &org, &region, &roles, ttl_hours * 3600)?
+            );
             Ok(())
         }
         Command::Openapi => {
@@ -154,7 +179,14 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             let service = Service::from_config(&config)?;
             service.state.db.migrate().map_err(|e| e.to_string())?;
             let loaded = demo::load_if_empty(&service.state.db).map_err(|e| e.to_string())?;
-            eprintln!("quanze: {}", if loaded { "demo data loaded" } else { "the database is not empty; nothing loaded" });
+            eprintln!(
+                "quanze: {}",
+                if loaded {
+                    "demo data loaded"
+                } else {
+                    "the database is not empty; nothing loaded"
+                }
+            );
             Ok(())
         }
         Command::Import { what } => import(what, &config),
@@ -171,7 +203,9 @@ fn import(what: ImportCommand, config: &Config) -> Result<(), String> {
             let body = file_body(&file)?;
             let rows = match body.format {
                 Format::Csv => parse_csv::<RegionInput>(&body.bytes),
-                Format::Json => body.json::<Vec<RegionInput>>().map(|v| v.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()),
+                Format::Json => body
+                    .json::<Vec<RegionInput>>()
+                    .map(|v| v.into_iter().enumerate().map(|(i, r)| (i + 1, r)).collect()),
             }
             .map_err(|e| explain(&e))?;
             let actor = Principal::system(
@@ -192,7 +226,13 @@ fn import(what: ImportCommand, config: &Config) -> Result<(), String> {
             );
             db.write_blocking(|conn| Organisation::import(conn, &actor, None, rows, false))
         }
-        ImportCommand::Catalogue { file, edition, title, province, publish } => {
+        ImportCommand::Catalogue {
+            file,
+            edition,
+            title,
+            province,
+            publish,
+        } => {
             let rows = read_import_file(&file).map_err(|e| explain(&e))?;
             let actor = Principal::system(RegionCode::parse(&province)?);
             db.write_blocking(|conn| {
@@ -200,7 +240,13 @@ fn import(what: ImportCommand, config: &Config) -> Result<(), String> {
                     Edition::create(
                         conn,
                         &actor,
-                        NewEdition { code: edition.clone(), title: title.clone().unwrap_or_else(|| format!("Catalogue {edition}")), province: Some(province.clone()) },
+                        NewEdition {
+                            code: edition.clone(),
+                            title: title
+                                .clone()
+                                .unwrap_or_else(|| format!("Catalogue {edition}")),
+                            province: Some(province.clone()),
+                        },
                     )?;
                 }
                 let report = Items::import(conn, &actor, &edition, None, rows, false)?;
@@ -213,7 +259,10 @@ fn import(what: ImportCommand, config: &Config) -> Result<(), String> {
         }
     }
     .map_err(|e| explain(&e))?;
-    println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -230,12 +279,17 @@ fn explain(error: &quanze::error::AppError) -> String {
 
 fn serve(config: Config, demo: bool) -> Result<(), String> {
     let service = Service::from_config(&config)?;
-    let applied = service.state.db.migrate().map_err(|e| format!("cannot prepare the database: {e}"))?;
+    let applied = service
+        .state
+        .db
+        .migrate()
+        .map_err(|e| format!("cannot prepare the database: {e}"))?;
     tracing::info!(applied, backend = ?service.state.db.backend(), "database ready");
     if demo && demo::load_if_empty(&service.state.db).map_err(|e| explain(&e))? {
         tracing::info!("demo data loaded: province 510000000000, counties 510521000000 and 510522000000, edition 2026");
     }
-    let listener = TcpListener::bind(&config.server.bind).map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
+    let listener = TcpListener::bind(&config.server.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if config.uses_dev_secret() {
         if addr.ip().is_loopback() {

@@ -79,7 +79,9 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
             .description(description)
             .content(
                 error::PROBLEM_JSON,
-                ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
             )
             .build(),
     )
@@ -95,7 +97,8 @@ fn add_standard(op: &mut Operation, writes: bool) {
         ps.iter()
             .any(|p| p.name == "If-Match" && matches!(p.parameter_in, ParameterIn::Header))
     });
-    let has_input = op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let has_input =
+        op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut add = |status: &str, description: &str| {
         op.responses
             .responses
@@ -103,7 +106,10 @@ fn add_standard(op: &mut Operation, writes: bool) {
             .or_insert_with(|| problem(description));
     };
     if has_input {
-        add("400", "Malformed request: bad JSON, wrong types, unknown fields or bad parameters");
+        add(
+            "400",
+            "Malformed request: bad JSON, wrong types, unknown fields or bad parameters",
+        );
     }
     if secured || optional_auth {
         add("401", "Missing or invalid bearer token");
@@ -120,7 +126,10 @@ fn add_standard(op: &mut Operation, writes: bool) {
         add("428", "The If-Match header is missing");
     }
     add("500", "Unexpected error (details are logged, never sent)");
-    add("503", "The database is unavailable; retry after the Retry-After seconds");
+    add(
+        "503",
+        "The database is unavailable; retry after the Retry-After seconds",
+    );
 }
 
 impl Modify for StandardResponses {
@@ -153,16 +162,18 @@ impl Modify for StandardResponses {
 
 /// The document as served and as checked in (pretty JSON with a final newline).
 pub fn document() -> String {
-    let mut text = ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    let mut text = ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
     text.push('\n');
     text
 }
 
 /// Registers `/api-docs/openapi.json` and the Swagger UI at `/docs`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(openapi_json)
-        .service(docs_redirect)
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi-ui.json", ApiDoc::openapi()));
+    cfg.service(openapi_json).service(docs_redirect).service(
+        SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi-ui.json", ApiDoc::openapi()),
+    );
 }
 
 #[get("/api-docs/openapi.json")]

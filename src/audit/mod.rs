@@ -35,8 +35,13 @@ pub struct AuditQuery {
 
 fn parse_time(field: &str, value: &str) -> AppResult<NaiveDateTime> {
     NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| NaiveDateTime::parse_from_str(value.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f"))
-        .or_else(|_| NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).expect("midnight")))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(value.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
+        })
+        .or_else(|_| {
+            NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+        })
         .map_err(|_| AppError::invalid(field, "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"))
 }
 
@@ -61,10 +66,21 @@ pub async fn list_audit_events(
         scope: Some(principal.region.clone()),
         entity_type: query.entity_type,
         entity_id: query.entity_id,
-        from: query.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
-        to: query.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
+        from: query
+            .from
+            .as_deref()
+            .map(|v| parse_time("from", v))
+            .transpose()?,
+        to: query
+            .to
+            .as_deref()
+            .map(|v| parse_time("to", v))
+            .transpose()?,
     };
-    let (items, total) = state.db.read(move |conn| model::list(conn, &filter, page)).await?;
+    let (items, total) = state
+        .db
+        .read(move |conn| model::list(conn, &filter, page))
+        .await?;
     Ok(web::Json(page.wrap(items, total)))
 }
 
@@ -76,7 +92,10 @@ pub async fn list_audit_events(
     security(("bearer" = []))
 )]
 #[get("/api/v1/audit/verify")]
-pub async fn verify_audit_chain(state: web::Data<AppState>, principal: Principal) -> AppResult<web::Json<ChainReport>> {
+pub async fn verify_audit_chain(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> AppResult<web::Json<ChainReport>> {
     principal.require(Permission::ReadAudit, &principal.region)?;
     let report = state.db.read(model::verify).await?;
     Ok(web::Json(report))

@@ -98,7 +98,9 @@ pub fn record(
         hash: String::new(),
     };
     event.hash = event.compute_hash();
-    diesel::insert_into(audit_events::table).values(&event).execute(conn)?;
+    diesel::insert_into(audit_events::table)
+        .values(&event)
+        .execute(conn)?;
     diesel::update(audit_head::table.find(1))
         .set(audit_head::hash.eq(&event.hash))
         .execute(conn)?;
@@ -121,7 +123,11 @@ pub struct AuditFilter {
 }
 
 /// A page of events, oldest first.
-pub fn list(conn: &mut DbConnection, filter: &AuditFilter, page: PageRequest) -> AppResult<(Vec<AuditEvent>, i64)> {
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> AppResult<(Vec<AuditEvent>, i64)> {
     let query = || {
         let mut q = audit_events::table.into_boxed();
         if let Some(scope) = &filter.scope {
@@ -194,13 +200,25 @@ pub fn verify(conn: &mut DbConnection) -> AppResult<ChainReport> {
         for event in &batch {
             let checked = expected_seq - 1;
             if event.seq != expected_seq {
-                return Ok(bad(expected_seq, checked, format!("event {expected_seq} is missing")));
+                return Ok(bad(
+                    expected_seq,
+                    checked,
+                    format!("event {expected_seq} is missing"),
+                ));
             }
             if event.prev_hash != prev {
-                return Ok(bad(event.seq, checked, "its link to the previous event is broken".into()));
+                return Ok(bad(
+                    event.seq,
+                    checked,
+                    "its link to the previous event is broken".into(),
+                ));
             }
             if event.compute_hash() != event.hash {
-                return Ok(bad(event.seq, checked, "its content does not match its hash".into()));
+                return Ok(bad(
+                    event.seq,
+                    checked,
+                    "its content does not match its hash".into(),
+                ));
             }
             prev = event.hash.clone();
             expected_seq += 1;
@@ -208,7 +226,11 @@ pub fn verify(conn: &mut DbConnection) -> AppResult<ChainReport> {
     }
     let checked = expected_seq - 1;
     if checked != head_seq || prev != head_hash {
-        return Ok(bad(checked + 1, checked, "the chain does not end at the recorded head".into()));
+        return Ok(bad(
+            checked + 1,
+            checked,
+            "the chain does not end at the recorded head".into(),
+        ));
     }
     Ok(ChainReport {
         valid: true,

@@ -164,7 +164,9 @@ impl Principal {
 
     fn from_claims(claims: Claims) -> Result<Principal, AppError> {
         let region = RegionCode::parse(&claims.region).map_err(|e| {
-            AppError::Unauthorized(format!("the token's region claim is not a division code: {e}"))
+            AppError::Unauthorized(format!(
+                "the token's region claim is not a division code: {e}"
+            ))
         })?;
         Ok(Principal {
             sub: claims.sub,
@@ -176,7 +178,9 @@ impl Principal {
 
     /// True when one of the caller's roles grants `permission`.
     pub fn can(&self, permission: Permission) -> bool {
-        self.roles.iter().any(|role| policy::grants(*role, permission))
+        self.roles
+            .iter()
+            .any(|role| policy::grants(*role, permission))
     }
 
     /// 403 unless the caller holds `permission` and `region` lies inside its scope.
@@ -210,7 +214,11 @@ impl Principal {
 
     /// Role names, for the audit trail.
     pub fn role_names(&self) -> String {
-        self.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+        self.roles
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -220,10 +228,15 @@ fn bearer(req: &HttpRequest) -> Option<Result<&str, AppError>> {
         value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())),
+            .ok_or_else(|| {
+                AppError::Unauthorized("the Authorization header must be \"Bearer <token>\"".into())
+            }),
     )
 }
 
@@ -246,7 +259,11 @@ impl FromRequest for Principal {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(
             authenticate(req)
-                .and_then(|p| p.ok_or_else(|| AppError::Unauthorized("this route needs a bearer token".into())))
+                .and_then(|p| {
+                    p.ok_or_else(|| {
+                        AppError::Unauthorized("this route needs a bearer token".into())
+                    })
+                })
                 .map_err(Into::into),
         )
     }

@@ -58,14 +58,21 @@ pub fn changed_fields(from: &ItemInput, to: &ItemInput) -> Vec<FieldChange> {
     new.into_iter()
         .filter_map(|(field, value)| {
             let before = old.get(&field).cloned().unwrap_or(serde_json::Value::Null);
-            (before != value).then_some(FieldChange { field, from: before, to: value })
+            (before != value).then_some(FieldChange {
+                field,
+                from: before,
+                to: value,
+            })
         })
         .collect()
 }
 
 /// Compares two editions' items by code.
 pub fn diff(from_code: &str, from: Vec<Item>, to_code: &str, to: Vec<Item>) -> EditionDiff {
-    let mut old: BTreeMap<String, ItemInput> = from.into_iter().map(|i| (i.content.code.clone(), i.content)).collect();
+    let mut old: BTreeMap<String, ItemInput> = from
+        .into_iter()
+        .map(|i| (i.content.code.clone(), i.content))
+        .collect();
     let mut result = EditionDiff {
         from: from_code.into(),
         to: to_code.into(),
@@ -83,7 +90,11 @@ pub fn diff(from_code: &str, from: Vec<Item>, to_code: &str, to: Vec<Item>) -> E
                 if changes.is_empty() {
                     result.unchanged += 1;
                 } else {
-                    result.changed.push(ChangedItem { code: new.code.clone(), name: new.name.clone(), changes });
+                    result.changed.push(ChangedItem {
+                        code: new.code.clone(),
+                        name: new.name.clone(),
+                        changes,
+                    });
                 }
             }
         }

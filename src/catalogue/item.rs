@@ -142,7 +142,13 @@ pub struct ItemRecord {
 
 impl ItemRecord {
     /// The row for `content` in `edition`.
-    pub fn new(edition: &str, content: &ItemInput, revision: i64, created_at: NaiveDateTime, updated_at: NaiveDateTime) -> ItemRecord {
+    pub fn new(
+        edition: &str,
+        content: &ItemInput,
+        revision: i64,
+        created_at: NaiveDateTime,
+        updated_at: NaiveDateTime,
+    ) -> ItemRecord {
         ItemRecord {
             edition_code: edition.into(),
             code: content.code.clone(),
@@ -153,7 +159,8 @@ impl ItemRecord {
             sector: content.sector.clone(),
             domain: content.domain.clone(),
             legal_basis: serde_json::to_string(&content.legal_basis).expect("serialisable"),
-            responsibilities: serde_json::to_string(&content.responsibilities).expect("serialisable"),
+            responsibilities: serde_json::to_string(&content.responsibilities)
+                .expect("serialisable"),
             accountability: serde_json::to_string(&content.accountability).expect("serialisable"),
             time_limit_days: content.time_limit_days,
             high_frequency: content.high_frequency,
@@ -192,8 +199,9 @@ impl ItemRecord {
     }
 }
 
-static ITEM_CODE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"^[A-Z0-9]+(-[A-Z0-9]+)*$").expect("valid regex"));
+static ITEM_CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[A-Z0-9]+(-[A-Z0-9]+)*$").expect("valid regex")
+});
 
 /// The dictionaries an item is checked against.
 pub struct Dictionaries {
@@ -218,10 +226,21 @@ impl ItemInput {
                 *s = t.to_string();
             }
         }
-        for s in [&mut self.code, &mut self.name, &mut self.category, &mut self.source, &mut self.sector, &mut self.domain] {
+        for s in [
+            &mut self.code,
+            &mut self.name,
+            &mut self.category,
+            &mut self.source,
+            &mut self.sector,
+            &mut self.domain,
+        ] {
             trim(s);
         }
-        for opt in [&mut self.delegation_mode, &mut self.service_guide, &mut self.parent_code] {
+        for opt in [
+            &mut self.delegation_mode,
+            &mut self.service_guide,
+            &mut self.parent_code,
+        ] {
             if let Some(s) = opt {
                 trim(s);
                 if s.is_empty() {
@@ -248,25 +267,57 @@ impl ItemInput {
         let mut errors = Vec::new();
         let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
         if !(2..=32).contains(&self.code.len()) || !ITEM_CODE.is_match(&self.code) {
-            bad("code", format!("{:?} must be 2–32 uppercase letters, digits and single hyphens, e.g. XK-0001", self.code));
+            bad(
+                "code",
+                format!(
+                    "{:?} must be 2–32 uppercase letters, digits and single hyphens, e.g. XK-0001",
+                    self.code
+                ),
+            );
         }
         let name_len = self.name.chars().count();
         if name_len == 0 || name_len > 200 {
             bad("name", "must be 1 to 200 characters".into());
         }
         if !dict.categories.contains(&self.category) {
-            bad("category", format!("{:?} is not an item-type code; use one of {}", self.category, sorted(&dict.categories)));
+            bad(
+                "category",
+                format!(
+                    "{:?} is not an item-type code; use one of {}",
+                    self.category,
+                    sorted(&dict.categories)
+                ),
+            );
         }
         match (self.source.as_str(), self.delegation_mode.as_deref()) {
             ("statutory", None) => {}
-            ("statutory", Some(_)) => bad("delegation_mode", "a statutory item has no delegation mode".into()),
+            ("statutory", Some(_)) => bad(
+                "delegation_mode",
+                "a statutory item has no delegation mode".into(),
+            ),
             ("delegable", Some("direct" | "entrusted")) => {}
-            ("delegable", Some(other)) => bad("delegation_mode", format!("{other:?} must be direct or entrusted")),
-            ("delegable", None) => bad("delegation_mode", "a delegable item needs a delegation mode: direct or entrusted".into()),
-            (other, _) => bad("source", format!("{other:?} must be statutory or delegable")),
+            ("delegable", Some(other)) => bad(
+                "delegation_mode",
+                format!("{other:?} must be direct or entrusted"),
+            ),
+            ("delegable", None) => bad(
+                "delegation_mode",
+                "a delegable item needs a delegation mode: direct or entrusted".into(),
+            ),
+            (other, _) => bad(
+                "source",
+                format!("{other:?} must be statutory or delegable"),
+            ),
         }
         if !dict.sectors.contains(&self.sector) {
-            bad("sector", format!("{:?} is not a sector; use one of {}", self.sector, sorted(&dict.sectors)));
+            bad(
+                "sector",
+                format!(
+                    "{:?} is not a sector; use one of {}",
+                    self.sector,
+                    sorted(&dict.sectors)
+                ),
+            );
         }
         let domain_len = self.domain.chars().count();
         if domain_len == 0 || domain_len > 50 {
@@ -277,15 +328,24 @@ impl ItemInput {
         }
         for (i, basis) in self.legal_basis.iter().enumerate() {
             if basis.law.is_empty() {
-                bad(&format!("legal_basis[{i}].law"), "must name the law or regulation".into());
+                bad(
+                    &format!("legal_basis[{i}].law"),
+                    "must name the law or regulation".into(),
+                );
             }
         }
         for (i, r) in self.responsibilities.iter().enumerate() {
             if r.stage.is_empty() {
-                bad(&format!("responsibilities[{i}].stage"), "must name the stage".into());
+                bad(
+                    &format!("responsibilities[{i}].stage"),
+                    "must name the stage".into(),
+                );
             }
             if r.duty.is_empty() {
-                bad(&format!("responsibilities[{i}].duty"), "must say what is to be done".into());
+                bad(
+                    &format!("responsibilities[{i}].duty"),
+                    "must say what is to be done".into(),
+                );
             }
         }
         for (i, a) in self.accountability.iter().enumerate() {
@@ -295,7 +355,10 @@ impl ItemInput {
         }
         if let Some(days) = self.time_limit_days {
             if !(1..=3650).contains(&days) {
-                bad("time_limit_days", "must be between 1 and 3650 working days".into());
+                bad(
+                    "time_limit_days",
+                    "must be between 1 and 3650 working days".into(),
+                );
             }
         }
         if self.parent_code.as_deref() == Some(self.code.as_str()) {

@@ -7,7 +7,9 @@ mod transfer;
 
 pub use diff::{ChangedItem, EditionDiff, FieldChange};
 pub use item::{DelegationMode, Item, ItemInput, LegalBasis, Responsibility, Source};
-pub use model::{dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition};
+pub use model::{
+    dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition,
+};
 pub use transfer::{parse_items, EditionExport, ItemsDocument};
 
 use actix_web::http::{header, StatusCode};
@@ -18,7 +20,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{MaybePrincipal, Permission, Principal};
 use crate::db::schema::{item_categories, sectors};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{etag_value, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson};
+use crate::http::{
+    etag_value, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams,
+    ValidJson,
+};
 use crate::AppState;
 
 /// Registers the routes.
@@ -159,11 +164,22 @@ pub async fn create_edition(
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageCatalogue)?;
     let input = body.into_inner();
-    let edition = state.db.write(move |conn| Edition::create(conn, &principal, input)).await?;
-    Ok(json_with_etag(StatusCode::CREATED, edition.revision, &edition))
+    let edition = state
+        .db
+        .write(move |conn| Edition::create(conn, &principal, input))
+        .await?;
+    Ok(json_with_etag(
+        StatusCode::CREATED,
+        edition.revision,
+        &edition,
+    ))
 }
 
-async fn edition_view(state: &AppState, reader: Option<Principal>, code: String) -> AppResult<HttpResponse> {
+async fn edition_view(
+    state: &AppState,
+    reader: Option<Principal>,
+    code: String,
+) -> AppResult<HttpResponse> {
     let view = state
         .db
         .read(move |conn| {
@@ -183,7 +199,11 @@ async fn edition_view(state: &AppState, reader: Option<Principal>, code: String)
     security((), ("bearer" = []))
 )]
 #[get("/api/v1/catalogue/editions/{edition}")]
-pub async fn get_edition(state: web::Data<AppState>, reader: MaybePrincipal, edition: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_edition(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    edition: web::Path<String>,
+) -> AppResult<HttpResponse> {
     edition_view(&state, reader.0, edition.into_inner()).await
 }
 
@@ -231,7 +251,10 @@ pub async fn delete_edition(
     principal.require_any(Permission::ManageCatalogue)?;
     let expected = if_match.revision()?;
     let code = edition.into_inner();
-    state.db.write(move |conn| Edition::delete(conn, &principal, &code, expected)).await?;
+    state
+        .db
+        .write(move |conn| Edition::delete(conn, &principal, &code, expected))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -252,7 +275,10 @@ pub async fn publish_edition(
     principal.require_any(Permission::ManageCatalogue)?;
     let expected = if_match.revision()?;
     let code = edition.into_inner();
-    let edition = state.db.write(move |conn| Edition::publish(conn, &principal, &code, expected)).await?;
+    let edition = state
+        .db
+        .write(move |conn| Edition::publish(conn, &principal, &code, expected))
+        .await?;
     Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
 }
 
@@ -273,7 +299,10 @@ pub async fn retire_edition(
     principal.require_any(Permission::ManageCatalogue)?;
     let expected = if_match.revision()?;
     let code = edition.into_inner();
-    let edition = state.db.write(move |conn| Edition::retire(conn, &principal, &code, expected)).await?;
+    let edition = state
+        .db
+        .write(move |conn| Edition::retire(conn, &principal, &code, expected))
+        .await?;
     Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
 }
 
@@ -298,8 +327,15 @@ pub async fn copy_edition(
     principal.require_any(Permission::ManageCatalogue)?;
     let from = edition.into_inner();
     let input = body.into_inner();
-    let edition = state.db.write(move |conn| Edition::copy(conn, &principal, &from, input)).await?;
-    Ok(json_with_etag(StatusCode::CREATED, edition.revision, &edition))
+    let edition = state
+        .db
+        .write(move |conn| Edition::copy(conn, &principal, &from, input))
+        .await?;
+    Ok(json_with_etag(
+        StatusCode::CREATED,
+        edition.revision,
+        &edition,
+    ))
 }
 
 /// Replace a draft's items with a JSON (`{"items": [...]}`) or CSV file, all or nothing.
@@ -330,7 +366,11 @@ pub async fn import_edition(
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageCatalogue)?;
     let dry_run = params.dry_run;
-    let expected = if dry_run { None } else { Some(if_match.revision()?) };
+    let expected = if dry_run {
+        None
+    } else {
+        Some(if_match.revision()?)
+    };
     let rows = parse_items(&body)?;
     let code = edition.into_inner();
     let report = state
@@ -348,7 +388,12 @@ pub struct ExportQuery {
     pub format: Option<Format>,
 }
 
-async fn export(state: &AppState, reader: Option<Principal>, code: String, format: Format) -> AppResult<HttpResponse> {
+async fn export(
+    state: &AppState,
+    reader: Option<Principal>,
+    code: String,
+    format: Format,
+) -> AppResult<HttpResponse> {
     let (bytes, edition_code) = state
         .db
         .read(move |conn| {
@@ -386,7 +431,13 @@ pub async fn export_edition(
     edition: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    export(&state, reader.0, edition.into_inner(), query.format.unwrap_or(Format::Json)).await
+    export(
+        &state,
+        reader.0,
+        edition.into_inner(),
+        query.format.unwrap_or(Format::Json),
+    )
+    .await
 }
 
 /// Filters on the item list.
@@ -452,7 +503,14 @@ pub async fn list_items(
     query: web::Query<ItemQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Item>>> {
-    items_page(&state, reader.0, edition.into_inner(), query.into_inner(), page.into_inner()).await
+    items_page(
+        &state,
+        reader.0,
+        edition.into_inner(),
+        query.into_inner(),
+        page.into_inner(),
+    )
+    .await
 }
 
 /// Add an item to a draft edition. `catalogue_admin`.
@@ -476,11 +534,19 @@ pub async fn create_item(
     principal.require_any(Permission::ManageCatalogue)?;
     let code = edition.into_inner();
     let input = body.into_inner();
-    let item = state.db.write(move |conn| Items::create(conn, &principal, &code, input)).await?;
+    let item = state
+        .db
+        .write(move |conn| Items::create(conn, &principal, &code, input))
+        .await?;
     Ok(json_with_etag(StatusCode::CREATED, item.revision, &item))
 }
 
-async fn item_view(state: &AppState, reader: Option<Principal>, edition: String, code: String) -> AppResult<HttpResponse> {
+async fn item_view(
+    state: &AppState,
+    reader: Option<Principal>,
+    edition: String,
+    code: String,
+) -> AppResult<HttpResponse> {
     let item = state
         .db
         .read(move |conn| {
@@ -577,7 +643,11 @@ pub struct DiffQuery {
     pub to: String,
 }
 
-async fn diff_of(state: &AppState, reader: Option<Principal>, query: DiffQuery) -> AppResult<web::Json<EditionDiff>> {
+async fn diff_of(
+    state: &AppState,
+    reader: Option<Principal>,
+    query: DiffQuery,
+) -> AppResult<web::Json<EditionDiff>> {
     let result = state
         .db
         .read(move |conn| {
@@ -622,7 +692,10 @@ pub async fn public_list_editions(
 /// One published edition. No token.
 #[utoipa::path(tag = "public", params(("edition" = String, Path, description = "Edition code")), responses((status = 200, body = EditionView)))]
 #[get("/public/v1/catalogue/editions/{edition}")]
-pub async fn public_get_edition(state: web::Data<AppState>, edition: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn public_get_edition(
+    state: web::Data<AppState>,
+    edition: web::Path<String>,
+) -> AppResult<HttpResponse> {
     edition_view(&state, None, edition.into_inner()).await
 }
 
@@ -639,7 +712,14 @@ pub async fn public_list_items(
     query: web::Query<ItemQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Item>>> {
-    items_page(&state, None, edition.into_inner(), query.into_inner(), page.into_inner()).await
+    items_page(
+        &state,
+        None,
+        edition.into_inner(),
+        query.into_inner(),
+        page.into_inner(),
+    )
+    .await
 }
 
 /// One item of a published edition. No token.
@@ -649,7 +729,10 @@ pub async fn public_list_items(
     responses((status = 200, body = Item))
 )]
 #[get("/public/v1/catalogue/editions/{edition}/items/{code}")]
-pub async fn public_get_item(state: web::Data<AppState>, path: web::Path<(String, String)>) -> AppResult<HttpResponse> {
+pub async fn public_get_item(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> AppResult<HttpResponse> {
     let (edition, code) = path.into_inner();
     item_view(&state, None, edition, code).await
 }
@@ -666,19 +749,36 @@ pub async fn public_export_edition(
     edition: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    export(&state, None, edition.into_inner(), query.format.unwrap_or(Format::Json)).await
+    export(
+        &state,
+        None,
+        edition.into_inner(),
+        query.format.unwrap_or(Format::Json),
+    )
+    .await
 }
 
 /// Compare two published editions. No token.
 #[utoipa::path(tag = "public", params(DiffQuery), responses((status = 200, body = EditionDiff)))]
 #[get("/public/v1/catalogue/diff")]
-pub async fn public_diff_editions(state: web::Data<AppState>, query: web::Query<DiffQuery>) -> AppResult<web::Json<EditionDiff>> {
+pub async fn public_diff_editions(
+    state: web::Data<AppState>,
+    query: web::Query<DiffQuery>,
+) -> AppResult<web::Json<EditionDiff>> {
     diff_of(&state, None, query.into_inner()).await
 }
 
 /// Reads an import for the command line (JSON or CSV by file extension).
 pub fn read_import_file(path: &str) -> AppResult<Vec<(usize, ItemInput)>> {
-    let bytes = std::fs::read(path).map_err(|e| AppError::BadRequest(format!("cannot read {path}: {e}")))?;
-    let format = if path.ends_with(".csv") { Format::Csv } else { Format::Json };
-    parse_items(&ImportBody { format, bytes: bytes.into() })
+    let bytes = std::fs::read(path)
+        .map_err(|e| AppError::BadRequest(format!("cannot read {path}: {e}")))?;
+    let format = if path.ends_with(".csv") {
+        Format::Csv
+    } else {
+        Format::Json
+    };
+    parse_items(&ImportBody {
+        format,
+        bytes: bytes.into(),
+    })
 }

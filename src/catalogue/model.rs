@@ -78,8 +78,9 @@ pub struct EditionView {
     pub item_count: i64,
 }
 
-static EDITION_CODE: std::sync::LazyLock<regex::Regex> =
-    std::sync::LazyLock::new(|| regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("valid regex"));
+static EDITION_CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("valid regex")
+});
 
 /// A new draft edition.
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
@@ -166,7 +167,10 @@ impl Edition {
             return Ok(());
         }
         match reader {
-            None => Err(AppError::NotFound(format!("no catalogue edition {}", self.code))),
+            None => Err(AppError::NotFound(format!(
+                "no catalogue edition {}",
+                self.code
+            ))),
             Some(p) => p.require(Permission::ReadCatalogueDrafts, &self.province()),
         }
     }
@@ -183,7 +187,12 @@ impl Edition {
     }
 
     /// Finds an edition the actor may change, at the revision the actor saw.
-    fn for_change(conn: &mut DbConnection, actor: &Principal, code: &str, expected: Option<i64>) -> AppResult<Edition> {
+    fn for_change(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected: Option<i64>,
+    ) -> AppResult<Edition> {
         let edition = Edition::find(conn, code)?;
         actor.require(Permission::ManageCatalogue, &edition.province())?;
         if let Some(expected) = expected {
@@ -221,7 +230,10 @@ impl Edition {
         };
         let total = query().count().get_result(conn)?;
         let editions: Vec<Edition> = query()
-            .order((catalogue_editions::created_at.desc(), catalogue_editions::code.asc()))
+            .order((
+                catalogue_editions::created_at.desc(),
+                catalogue_editions::code.asc(),
+            ))
             .limit(page.size)
             .offset(page.offset())
             .select(Edition::as_select())
@@ -238,7 +250,10 @@ impl Edition {
             .into_iter()
             .map(|edition| {
                 let item_count = counts.get(&edition.code).copied().unwrap_or(0);
-                EditionView { edition, item_count }
+                EditionView {
+                    edition,
+                    item_count,
+                }
             })
             .collect();
         Ok((items, total))
@@ -250,21 +265,39 @@ impl Edition {
             .filter(catalogue_items::edition_code.eq(&self.code))
             .count()
             .get_result(conn)?;
-        Ok(EditionView { edition: self, item_count })
+        Ok(EditionView {
+            edition: self,
+            item_count,
+        })
     }
 
     /// Creates an empty draft.
-    pub fn create(conn: &mut DbConnection, actor: &Principal, input: NewEdition) -> AppResult<Edition> {
+    pub fn create(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        input: NewEdition,
+    ) -> AppResult<Edition> {
         let province = match &input.province {
             Some(code) => RegionCode::parse(code).map_err(|e| AppError::invalid("province", e))?,
             None => actor.region.province(),
         };
         if province.level() != Level::Province {
-            return Err(AppError::invalid("province", format!("{province} is not a province")));
+            return Err(AppError::invalid(
+                "province",
+                format!("{province} is not a province"),
+            ));
         }
         actor.require(Permission::ManageCatalogue, &province)?;
-        if regions::table.find(province.as_str()).count().get_result::<i64>(conn)? == 0 {
-            return Err(AppError::invalid("province", format!("province {province} is not registered")));
+        if regions::table
+            .find(province.as_str())
+            .count()
+            .get_result::<i64>(conn)?
+            == 0
+        {
+            return Err(AppError::invalid(
+                "province",
+                format!("province {province} is not registered"),
+            ));
         }
         Edition::insert_draft(conn, actor, &input.code, &input.title, &province, None)
     }
@@ -277,8 +310,15 @@ impl Edition {
         province: &RegionCode,
         based_on: Option<&str>,
     ) -> AppResult<Edition> {
-        if catalogue_editions::table.find(code).count().get_result::<i64>(conn)? > 0 {
-            return Err(AppError::Conflict(format!("catalogue edition {code} already exists")));
+        if catalogue_editions::table
+            .find(code)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
+            return Err(AppError::Conflict(format!(
+                "catalogue edition {code} already exists"
+            )));
         }
         let stamp = now();
         let edition = Edition {
@@ -293,18 +333,33 @@ impl Edition {
             published_at: None,
             retired_at: None,
         };
-        diesel::insert_into(catalogue_editions::table).values(&edition).execute(conn)?;
+        diesel::insert_into(catalogue_editions::table)
+            .values(&edition)
+            .execute(conn)?;
         let summary = match based_on {
             Some(from) => format!("new draft edition {code} from {from}"),
             None => format!("new draft edition {code}"),
         };
-        audit::record(conn, actor, province, "catalogue.edition.create", "catalogue_edition", code, &summary)?;
+        audit::record(
+            conn,
+            actor,
+            province,
+            "catalogue.edition.create",
+            "catalogue_edition",
+            code,
+            &summary,
+        )?;
         Ok(edition)
     }
 
     /// "New edition from this one": copies a published (or retired) edition's items into
     /// a new draft. Item codes stay the same, so diffs line up.
-    pub fn copy(conn: &mut DbConnection, actor: &Principal, from: &str, input: NewEdition) -> AppResult<Edition> {
+    pub fn copy(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        from: &str,
+        input: NewEdition,
+    ) -> AppResult<Edition> {
         let source = Edition::find(conn, from)?;
         actor.require(Permission::ManageCatalogue, &source.province())?;
         if !source.is_public() {
@@ -312,10 +367,24 @@ impl Edition {
                 "edition {from} is a draft: only a published edition can be the base of a new one"
             )));
         }
-        if input.province.as_deref().is_some_and(|p| p != source.province_code) {
-            return Err(AppError::invalid("province", "a copy stays in the province of its source"));
+        if input
+            .province
+            .as_deref()
+            .is_some_and(|p| p != source.province_code)
+        {
+            return Err(AppError::invalid(
+                "province",
+                "a copy stays in the province of its source",
+            ));
         }
-        let edition = Edition::insert_draft(conn, actor, &input.code, &input.title, &source.province(), Some(from))?;
+        let edition = Edition::insert_draft(
+            conn,
+            actor,
+            &input.code,
+            &input.title,
+            &source.province(),
+            Some(from),
+        )?;
         let stamp = now();
         let records: Vec<ItemRecord> = catalogue_items::table
             .filter(catalogue_items::edition_code.eq(from))
@@ -337,7 +406,13 @@ impl Edition {
     }
 
     /// Changes a draft's title.
-    pub fn rename(conn: &mut DbConnection, actor: &Principal, code: &str, expected: i64, patch: EditionPatch) -> AppResult<Edition> {
+    pub fn rename(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected: i64,
+        patch: EditionPatch,
+    ) -> AppResult<Edition> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
         edition.ensure_draft()?;
         let stamp = now();
@@ -348,12 +423,25 @@ impl Edition {
                 catalogue_editions::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        audit::record(conn, actor, &edition.province(), "catalogue.edition.update", "catalogue_edition", code, &format!("retitled {code}: {}", patch.title))?;
+        audit::record(
+            conn,
+            actor,
+            &edition.province(),
+            "catalogue.edition.update",
+            "catalogue_edition",
+            code,
+            &format!("retitled {code}: {}", patch.title),
+        )?;
         Edition::find(conn, code)
     }
 
     /// Publishes a draft: from now on it is immutable.
-    pub fn publish(conn: &mut DbConnection, actor: &Principal, code: &str, expected: i64) -> AppResult<Edition> {
+    pub fn publish(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected: i64,
+    ) -> AppResult<Edition> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
         edition.ensure_draft()?;
         let count: i64 = catalogue_items::table
@@ -361,7 +449,9 @@ impl Edition {
             .count()
             .get_result(conn)?;
         if count == 0 {
-            return Err(AppError::Conflict(format!("edition {code} has no items: there is nothing to publish")));
+            return Err(AppError::Conflict(format!(
+                "edition {code} has no items: there is nothing to publish"
+            )));
         }
         let stamp = now();
         diesel::update(catalogue_editions::table.find(code))
@@ -372,15 +462,31 @@ impl Edition {
                 catalogue_editions::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        audit::record(conn, actor, &edition.province(), "catalogue.edition.publish", "catalogue_edition", code, &format!("published {code} with {count} items"))?;
+        audit::record(
+            conn,
+            actor,
+            &edition.province(),
+            "catalogue.edition.publish",
+            "catalogue_edition",
+            code,
+            &format!("published {code} with {count} items"),
+        )?;
         Edition::find(conn, code)
     }
 
     /// Retires a published edition.
-    pub fn retire(conn: &mut DbConnection, actor: &Principal, code: &str, expected: i64) -> AppResult<Edition> {
+    pub fn retire(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected: i64,
+    ) -> AppResult<Edition> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
         if edition.status != EditionStatus::Published.as_str() {
-            return Err(AppError::Conflict(format!("edition {code} is {}: only a published edition can be retired", edition.status)));
+            return Err(AppError::Conflict(format!(
+                "edition {code} is {}: only a published edition can be retired",
+                edition.status
+            )));
         }
         let stamp = now();
         diesel::update(catalogue_editions::table.find(code))
@@ -391,17 +497,39 @@ impl Edition {
                 catalogue_editions::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        audit::record(conn, actor, &edition.province(), "catalogue.edition.retire", "catalogue_edition", code, &format!("retired {code}"))?;
+        audit::record(
+            conn,
+            actor,
+            &edition.province(),
+            "catalogue.edition.retire",
+            "catalogue_edition",
+            code,
+            &format!("retired {code}"),
+        )?;
         Edition::find(conn, code)
     }
 
     /// Deletes a draft and its items.
-    pub fn delete(conn: &mut DbConnection, actor: &Principal, code: &str, expected: i64) -> AppResult<()> {
+    pub fn delete(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected: i64,
+    ) -> AppResult<()> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
         edition.ensure_draft()?;
-        diesel::delete(catalogue_items::table.filter(catalogue_items::edition_code.eq(code))).execute(conn)?;
+        diesel::delete(catalogue_items::table.filter(catalogue_items::edition_code.eq(code)))
+            .execute(conn)?;
         diesel::delete(catalogue_editions::table.find(code)).execute(conn)?;
-        audit::record(conn, actor, &edition.province(), "catalogue.edition.delete", "catalogue_edition", code, &format!("deleted draft {code}"))?;
+        audit::record(
+            conn,
+            actor,
+            &edition.province(),
+            "catalogue.edition.delete",
+            "catalogue_edition",
+            code,
+            &format!("deleted draft {code}"),
+        )?;
         Ok(())
     }
 }
@@ -417,7 +545,11 @@ impl Items {
             .into_item()
     }
 
-    fn find_record(conn: &mut DbConnection, edition: &str, code: &str) -> AppResult<Option<ItemRecord>> {
+    fn find_record(
+        conn: &mut DbConnection,
+        edition: &str,
+        code: &str,
+    ) -> AppResult<Option<ItemRecord>> {
         Ok(catalogue_items::table
             .filter(catalogue_items::edition_code.eq(edition))
             .filter(catalogue_items::code.eq(code))
@@ -427,7 +559,12 @@ impl Items {
     }
 
     /// A page of items in code order.
-    pub fn list(conn: &mut DbConnection, edition: &str, filter: &ItemFilter, page: PageRequest) -> AppResult<(Vec<Item>, i64)> {
+    pub fn list(
+        conn: &mut DbConnection,
+        edition: &str,
+        filter: &ItemFilter,
+        page: PageRequest,
+    ) -> AppResult<(Vec<Item>, i64)> {
         let query = || {
             let mut q = catalogue_items::table
                 .filter(catalogue_items::edition_code.eq(edition.to_string()))
@@ -479,11 +616,18 @@ impl Items {
 
     /// Checks the parent of an item against the edition: it exists, and is a top-level
     /// item (sub-items are one level deep, which also rules out cycles).
-    fn check_parent(conn: &mut DbConnection, edition: &str, input: &ItemInput) -> AppResult<Vec<FieldError>> {
+    fn check_parent(
+        conn: &mut DbConnection,
+        edition: &str,
+        input: &ItemInput,
+    ) -> AppResult<Vec<FieldError>> {
         let mut errors = Vec::new();
         if let Some(parent) = &input.parent_code {
             match Items::find_record(conn, edition, parent)? {
-                None => errors.push(FieldError::new("parent_code", format!("edition {edition} has no item {parent}"))),
+                None => errors.push(FieldError::new(
+                    "parent_code",
+                    format!("edition {edition} has no item {parent}"),
+                )),
                 Some(p) if p.parent_code.is_some() => errors.push(FieldError::new(
                     "parent_code",
                     format!("{parent} is itself a sub-item; sub-items hang from top-level items"),
@@ -497,7 +641,10 @@ impl Items {
                     if children > 0 {
                         errors.push(FieldError::new(
                             "parent_code",
-                            format!("{} has sub-items of its own, so it cannot become a sub-item", input.code),
+                            format!(
+                                "{} has sub-items of its own, so it cannot become a sub-item",
+                                input.code
+                            ),
                         ));
                     }
                 }
@@ -506,7 +653,11 @@ impl Items {
         Ok(errors)
     }
 
-    fn checked(conn: &mut DbConnection, edition: &str, mut input: ItemInput) -> AppResult<ItemInput> {
+    fn checked(
+        conn: &mut DbConnection,
+        edition: &str,
+        mut input: ItemInput,
+    ) -> AppResult<ItemInput> {
         input.normalise();
         let dict = dictionaries(conn)?;
         let mut errors = input.check(&dict);
@@ -516,22 +667,47 @@ impl Items {
     }
 
     /// Adds an item to a draft.
-    pub fn create(conn: &mut DbConnection, actor: &Principal, edition: &str, input: ItemInput) -> AppResult<Item> {
+    pub fn create(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        edition: &str,
+        input: ItemInput,
+    ) -> AppResult<Item> {
         let ed = Edition::for_change(conn, actor, edition, None)?;
         ed.ensure_draft()?;
         let input = Items::checked(conn, edition, input)?;
         if Items::find_record(conn, edition, &input.code)?.is_some() {
-            return Err(AppError::Conflict(format!("edition {edition} already has an item {}", input.code)));
+            return Err(AppError::Conflict(format!(
+                "edition {edition} already has an item {}",
+                input.code
+            )));
         }
         let stamp = now();
         let record = ItemRecord::new(edition, &input, 1, stamp, stamp);
-        diesel::insert_into(catalogue_items::table).values(&record).execute(conn)?;
-        audit::record(conn, actor, &ed.province(), "catalogue.item.create", "catalogue_item", &item_entity(edition, &input.code), &format!("added {} {}", input.code, input.name))?;
+        diesel::insert_into(catalogue_items::table)
+            .values(&record)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            &ed.province(),
+            "catalogue.item.create",
+            "catalogue_item",
+            &item_entity(edition, &input.code),
+            &format!("added {} {}", input.code, input.name),
+        )?;
         record.into_item()
     }
 
     /// Replaces an item's content in a draft.
-    pub fn update(conn: &mut DbConnection, actor: &Principal, edition: &str, code: &str, expected: i64, input: ItemInput) -> AppResult<Item> {
+    pub fn update(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        edition: &str,
+        code: &str,
+        expected: i64,
+        input: ItemInput,
+    ) -> AppResult<Item> {
         let ed = Edition::for_change(conn, actor, edition, None)?;
         ed.ensure_draft()?;
         let current = Items::find_record(conn, edition, code)?
@@ -541,7 +717,13 @@ impl Items {
             return Err(AppError::invalid("code", "the code of an item cannot change; it is what keeps it the same power across editions"));
         }
         let input = Items::checked(conn, edition, input)?;
-        let record = ItemRecord::new(edition, &input, current.revision + 1, current.created_at, now());
+        let record = ItemRecord::new(
+            edition,
+            &input,
+            current.revision + 1,
+            current.created_at,
+            now(),
+        );
         diesel::update(
             catalogue_items::table
                 .filter(catalogue_items::edition_code.eq(edition))
@@ -566,12 +748,26 @@ impl Items {
             catalogue_items::updated_at.eq(record.updated_at),
         ))
         .execute(conn)?;
-        audit::record(conn, actor, &ed.province(), "catalogue.item.update", "catalogue_item", &item_entity(edition, code), &format!("changed {code} {}", record.name))?;
+        audit::record(
+            conn,
+            actor,
+            &ed.province(),
+            "catalogue.item.update",
+            "catalogue_item",
+            &item_entity(edition, code),
+            &format!("changed {code} {}", record.name),
+        )?;
         record.into_item()
     }
 
     /// Removes an item (without sub-items) from a draft.
-    pub fn delete(conn: &mut DbConnection, actor: &Principal, edition: &str, code: &str, expected: i64) -> AppResult<()> {
+    pub fn delete(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        edition: &str,
+        code: &str,
+        expected: i64,
+    ) -> AppResult<()> {
         let ed = Edition::for_change(conn, actor, edition, None)?;
         ed.ensure_draft()?;
         let current = Items::find_record(conn, edition, code)?
@@ -583,7 +779,10 @@ impl Items {
             .select(catalogue_items::code)
             .load(conn)?;
         if !children.is_empty() {
-            return Err(AppError::Conflict(format!("{code} still has sub-items: {}", children.join(", "))));
+            return Err(AppError::Conflict(format!(
+                "{code} still has sub-items: {}",
+                children.join(", ")
+            )));
         }
         diesel::delete(
             catalogue_items::table
@@ -591,7 +790,15 @@ impl Items {
                 .filter(catalogue_items::code.eq(code)),
         )
         .execute(conn)?;
-        audit::record(conn, actor, &ed.province(), "catalogue.item.delete", "catalogue_item", &item_entity(edition, code), &format!("removed {code} {}", current.name))?;
+        audit::record(
+            conn,
+            actor,
+            &ed.province(),
+            "catalogue.item.delete",
+            "catalogue_item",
+            &item_entity(edition, code),
+            &format!("removed {code} {}", current.name),
+        )?;
         Ok(())
     }
 
@@ -616,7 +823,13 @@ impl Items {
             input.normalise();
             errors.extend(input.check(&dict).into_iter().map(|e| e.in_row(row)));
             if let Some((first, _)) = by_code.get(&input.code) {
-                errors.push(FieldError::new("code", format!("{} appears again (first in row {first})", input.code)).in_row(row));
+                errors.push(
+                    FieldError::new(
+                        "code",
+                        format!("{} appears again (first in row {first})", input.code),
+                    )
+                    .in_row(row),
+                );
             } else {
                 by_code.insert(input.code.clone(), (row, input));
             }
@@ -639,7 +852,10 @@ impl Items {
         if !errors.is_empty() {
             errors.sort_by_key(|e| e.row);
             return Err(AppError::Validation {
-                detail: format!("{} problem(s) in the import; nothing was written", errors.len()),
+                detail: format!(
+                    "{} problem(s) in the import; nothing was written",
+                    errors.len()
+                ),
                 errors,
             });
         }
@@ -663,12 +879,22 @@ impl Items {
                         report.unchanged += 1;
                     } else {
                         replaced.push(code.clone());
-                        inserts.push(ItemRecord::new(edition, input, old.revision + 1, old.created_at, stamp));
+                        inserts.push(ItemRecord::new(
+                            edition,
+                            input,
+                            old.revision + 1,
+                            old.created_at,
+                            stamp,
+                        ));
                     }
                 }
             }
         }
-        let removed: Vec<String> = existing.keys().filter(|c| !by_code.contains_key(*c)).cloned().collect();
+        let removed: Vec<String> = existing
+            .keys()
+            .filter(|c| !by_code.contains_key(*c))
+            .cloned()
+            .collect();
         report.created = inserts.len() - replaced.len();
         report.updated = replaced.len();
         report.removed = removed.len();
@@ -709,4 +935,3 @@ impl Items {
         Ok(report)
     }
 }
-

@@ -74,12 +74,16 @@ fn optional(cell: String) -> Option<String> {
 
 impl ItemCsvRow {
     fn into_input(self, row: usize, errors: &mut Vec<FieldError>) -> ItemInput {
-        let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message).in_row(row));
+        let mut bad =
+            |field: &str, message: String| errors.push(FieldError::new(field, message).in_row(row));
         let legal_basis = lines(&self.legal_basis)
             .map(|line| {
                 let p = parts(line);
                 if p.len() > 3 {
-                    bad("legal_basis", format!("{line:?} has more than three parts (law|article|excerpt)"));
+                    bad(
+                        "legal_basis",
+                        format!("{line:?} has more than three parts (law|article|excerpt)"),
+                    );
                 }
                 LegalBasis {
                     law: p.first().copied().unwrap_or("").into(),
@@ -90,10 +94,16 @@ impl ItemCsvRow {
             .collect();
         let responsibilities = lines(&self.responsibilities)
             .map(|line| match parts(line).as_slice() {
-                [stage, duty] => Responsibility { stage: (*stage).into(), duty: (*duty).into() },
+                [stage, duty] => Responsibility {
+                    stage: (*stage).into(),
+                    duty: (*duty).into(),
+                },
                 _ => {
                     bad("responsibilities", format!("{line:?} must be stage|duty"));
-                    Responsibility { stage: String::new(), duty: line.into() }
+                    Responsibility {
+                        stage: String::new(),
+                        duty: line.into(),
+                    }
                 }
             })
             .collect();
@@ -102,7 +112,10 @@ impl ItemCsvRow {
             text => match text.parse::<i32>() {
                 Ok(days) => Some(days),
                 Err(_) => {
-                    bad("time_limit_days", format!("{text:?} is not a whole number of working days"));
+                    bad(
+                        "time_limit_days",
+                        format!("{text:?} is not a whole number of working days"),
+                    );
                     None
                 }
             },
@@ -111,7 +124,10 @@ impl ItemCsvRow {
             "" | "false" | "0" | "no" | "n" | "否" => false,
             "true" | "1" | "yes" | "y" | "是" => true,
             other => {
-                bad("high_frequency", format!("{other:?} must be true or false (是/否)"));
+                bad(
+                    "high_frequency",
+                    format!("{other:?} must be true or false (是/否)"),
+                );
                 false
             }
         };
@@ -162,7 +178,10 @@ impl ItemCsvRow {
                 .collect::<Vec<_>>()
                 .join("\n"),
             accountability: input.accountability.join("\n"),
-            time_limit_days: input.time_limit_days.map(|d| d.to_string()).unwrap_or_default(),
+            time_limit_days: input
+                .time_limit_days
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
             high_frequency: input.high_frequency.to_string(),
             service_guide: input.service_guide.clone().unwrap_or_default(),
             parent_code: input.parent_code.clone().unwrap_or_default(),
@@ -192,7 +211,10 @@ pub fn parse_items(body: &ImportBody) -> AppResult<Vec<(usize, ItemInput)>> {
                 Ok(items)
             } else {
                 Err(AppError::Malformed {
-                    detail: format!("the CSV file has {} problem(s); nothing was written", errors.len()),
+                    detail: format!(
+                        "the CSV file has {} problem(s); nothing was written",
+                        errors.len()
+                    ),
                     errors,
                 })
             }
@@ -204,7 +226,10 @@ pub fn parse_items(body: &ImportBody) -> AppResult<Vec<(usize, ItemInput)>> {
 pub fn render(edition: EditionView, items: Vec<Item>, format: Format) -> AppResult<Vec<u8>> {
     let items: Vec<ItemInput> = items.into_iter().map(|i| i.content).collect();
     match format {
-        Format::Json => Ok(serde_json::to_vec_pretty(&EditionExport { edition, items })?),
+        Format::Json => Ok(serde_json::to_vec_pretty(&EditionExport {
+            edition,
+            items,
+        })?),
         Format::Csv => {
             let mut bytes = b"\xEF\xBB\xBF".to_vec(); // a BOM, so spreadsheet programs read UTF-8
             bytes.extend(write_csv(items.iter().map(ItemCsvRow::from_input))?);

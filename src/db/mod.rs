@@ -161,9 +161,9 @@ impl Db {
         let mut conn = self.get()?;
         let applied = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Postgresql(c) => {
-                c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len())
-            }
+            DbConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
         }
         .map_err(|e| AppError::Internal(format!("migration failed: {e}")))?;
         Ok(applied)
@@ -251,8 +251,12 @@ pub fn like_pattern(text: &str) -> String {
 macro_rules! insert_batch {
     ($conn:expr, $table:expr, $rows:expr) => {
         match $conn {
-            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
-            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConnection::Sqlite(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
+            $crate::db::DbConnection::Postgresql(c) => {
+                diesel::insert_into($table).values($rows).execute(c)
+            }
         }
     };
 }

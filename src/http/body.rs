@@ -65,9 +65,18 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
 }
 
 fn is_json(req: &HttpRequest) -> bool {
-    match req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(ct) => {
-            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             essence == "application/json" || essence.ends_with("+json")
         }
         None => false,

@@ -53,7 +53,13 @@ impl FromRequest for ImportBody {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
         let format = match essence.as_str() {
             "application/json" => Some(Format::Json),
@@ -63,7 +69,9 @@ impl FromRequest for ImportBody {
         let mut payload = payload.take();
         Box::pin(async move {
             let format = format.ok_or_else(|| {
-                AppError::UnsupportedMediaType("send the import as application/json or text/csv".into())
+                AppError::UnsupportedMediaType(
+                    "send the import as application/json or text/csv".into(),
+                )
             })?;
             let bytes = read_limited(&mut payload, limit).await?;
             Ok(ImportBody { format, bytes })
@@ -81,9 +89,16 @@ impl ImportBody {
 /// Parses CSV rows into `T` (by header names), collecting every bad row. Rows are
 /// numbered as a spreadsheet shows them: the header is row 1.
 pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, AppError> {
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .map_err(|e| malformed(vec![FieldError::new("body", format!("the file is not UTF-8: {e}"))]))?;
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let text =
+        std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
+            malformed(vec![FieldError::new(
+                "body",
+                format!("the file is not UTF-8: {e}"),
+            )])
+        })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| malformed(vec![FieldError::new("header", e.to_string()).in_row(1)]))?
@@ -131,7 +146,10 @@ pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, A
 
 fn malformed(errors: Vec<FieldError>) -> AppError {
     AppError::Malformed {
-        detail: format!("the CSV file has {} problem(s); nothing was written", errors.len()),
+        detail: format!(
+            "the CSV file has {} problem(s); nothing was written",
+            errors.len()
+        ),
         errors,
     }
 }
@@ -169,7 +187,14 @@ pub struct ImportReport {
 impl ImportReport {
     /// An empty report for `rows` rows.
     pub fn new(dry_run: bool, rows: usize) -> ImportReport {
-        ImportReport { dry_run, rows, created: 0, updated: 0, unchanged: 0, removed: 0 }
+        ImportReport {
+            dry_run,
+            rows,
+            created: 0,
+            updated: 0,
+            unchanged: 0,
+            removed: 0,
+        }
     }
 }
 

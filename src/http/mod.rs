@@ -9,7 +9,9 @@ mod request_id;
 
 pub use body::{validate, BodyLimits, ValidJson};
 pub use concurrency::{etag_value, require_revision, IfMatch};
-pub use import::{empty_as_none, parse_csv, write_csv, Format, ImportBody, ImportParams, ImportReport};
+pub use import::{
+    empty_as_none, parse_csv, write_csv, Format, ImportBody, ImportParams, ImportReport,
+};
 pub use pagination::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use request_id::request_id;
 
@@ -46,7 +48,9 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
 /// Maps actix payload errors (too large, broken) to problems.
 pub fn payload_error(err: error::PayloadError) -> AppError {
     match err {
-        error::PayloadError::Overflow => AppError::PayloadTooLarge("the request body is too large".into()),
+        error::PayloadError::Overflow => {
+            AppError::PayloadTooLarge("the request body is too large".into())
+        }
         other => AppError::BadRequest(format!("cannot read the request body: {other}")),
     }
 }

@@ -3,7 +3,9 @@
 
 mod model;
 
-pub use model::{known_sectors, Organisation, OrganisationFilter, OrganisationInput, OrganisationKind};
+pub use model::{
+    known_sectors, Organisation, OrganisationFilter, OrganisationInput, OrganisationKind,
+};
 
 use actix_web::{delete, get, http::header, post, put, web, HttpResponse};
 use serde::Deserialize;
@@ -11,7 +13,10 @@ use utoipa::IntoParams;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{etag_value, parse_csv, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson};
+use crate::http::{
+    etag_value, parse_csv, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page,
+    PageParams, ValidJson,
+};
 use crate::regions::RegionCode;
 use crate::AppState;
 
@@ -70,7 +75,10 @@ pub async fn list_organisations(
         kind: query.kind,
         sector: query.sector,
     };
-    let (items, total) = state.db.read(move |conn| Organisation::list(conn, &filter, page)).await?;
+    let (items, total) = state
+        .db
+        .read(move |conn| Organisation::list(conn, &filter, page))
+        .await?;
     Ok(web::Json(page.wrap(items, total)))
 }
 
@@ -89,7 +97,10 @@ pub async fn get_organisation(
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ReadOrganisations)?;
     let code = code.into_inner();
-    let org = state.db.read(move |conn| Organisation::find(conn, &code)).await?;
+    let org = state
+        .db
+        .read(move |conn| Organisation::find(conn, &code))
+        .await?;
     principal.require(Permission::ReadOrganisations, &org.region())?;
     Ok(with_etag(&org, actix_web::http::StatusCode::OK))
 }
@@ -112,7 +123,10 @@ pub async fn create_organisation(
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageOrganisations)?;
     let input = body.into_inner();
-    let org = state.db.write(move |conn| Organisation::create(conn, &principal, input)).await?;
+    let org = state
+        .db
+        .write(move |conn| Organisation::create(conn, &principal, input))
+        .await?;
     Ok(with_etag(&org, actix_web::http::StatusCode::CREATED))
 }
 

@@ -117,26 +117,33 @@ pub struct OrganisationFilter {
 
 /// Sector codes known to the dictionary.
 pub fn known_sectors(conn: &mut DbConnection) -> AppResult<HashSet<String>> {
-    Ok(sectors::table.select(sectors::code).load::<String>(conn)?.into_iter().collect())
+    Ok(sectors::table
+        .select(sectors::code)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
 }
 
 impl OrganisationInput {
     /// Checks the rules that need no database, plus the sector and region against the
     /// dictionaries given; returns the region code.
-    fn check(&self, sectors: &HashSet<String>, region_exists: bool) -> Result<RegionCode, Vec<FieldError>> {
+    fn check(
+        &self,
+        sectors: &HashSet<String>,
+        region_exists: bool,
+    ) -> Result<RegionCode, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if let Err(e) = crate::http::validate(self) {
-            if let AppError::Validation { errors: list, .. } = e {
-                errors.extend(list);
-            }
+        if let Err(AppError::Validation { errors: list, .. }) = crate::http::validate(self) {
+            errors.extend(list);
         }
         match (&self.sector, self.kind) {
             (None, OrganisationKind::Department) => {
                 errors.push(FieldError::new("sector", "a department needs a sector"))
             }
-            (Some(s), _) if !sectors.contains(s) => {
-                errors.push(FieldError::new("sector", format!("{s:?} is not a known sector")))
-            }
+            (Some(s), _) if !sectors.contains(s) => errors.push(FieldError::new(
+                "sector",
+                format!("{s:?} is not a known sector"),
+            )),
             _ => {}
         }
         let region = match RegionCode::parse(&self.region) {
@@ -158,7 +165,10 @@ impl OrganisationInput {
                 ),
             ));
         } else if !region_exists {
-            errors.push(FieldError::new("region", format!("region {region} is not registered")));
+            errors.push(FieldError::new(
+                "region",
+                format!("region {region} is not registered"),
+            ));
         }
         if errors.is_empty() {
             Ok(region)
@@ -221,13 +231,27 @@ impl Organisation {
     }
 
     /// Creates an organisation inside the actor's scope.
-    pub fn create(conn: &mut DbConnection, actor: &Principal, input: OrganisationInput) -> AppResult<Organisation> {
+    pub fn create(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        input: OrganisationInput,
+    ) -> AppResult<Organisation> {
         let sectors = known_sectors(conn)?;
         let exists = region_exists(conn, &input.region)?;
-        let region = input.check(&sectors, exists).map_err(|e| AppError::check(e).unwrap_err())?;
+        let region = input
+            .check(&sectors, exists)
+            .map_err(|e| AppError::check(e).unwrap_err())?;
         actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
-        if organisations::table.find(&input.code).count().get_result::<i64>(conn)? > 0 {
-            return Err(AppError::Conflict(format!("an organisation with code {} already exists", input.code)));
+        if organisations::table
+            .find(&input.code)
+            .count()
+            .get_result::<i64>(conn)?
+            > 0
+        {
+            return Err(AppError::Conflict(format!(
+                "an organisation with code {} already exists",
+                input.code
+            )));
         }
         ensure_unique_name(conn, &region, &input.name, None)?;
         let stamp = now();
@@ -241,8 +265,18 @@ impl Organisation {
             created_at: stamp,
             updated_at: stamp,
         };
-        diesel::insert_into(organisations::table).values(&org).execute(conn)?;
-        audit::record(conn, actor, &region, "organisation.create", "organisation", &org.code, &format!("created {} ({})", org.name, org.kind))?;
+        diesel::insert_into(organisations::table)
+            .values(&org)
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            &region,
+            "organisation.create",
+            "organisation",
+            &org.code,
+            &format!("created {} ({})", org.name, org.kind),
+        )?;
         Ok(org)
     }
 
@@ -255,18 +289,29 @@ impl Organisation {
         input: OrganisationInput,
     ) -> AppResult<Organisation> {
         let current = Organisation::find(conn, code)?;
-        actor.require(crate::auth::Permission::ManageOrganisations, &current.region())?;
+        actor.require(
+            crate::auth::Permission::ManageOrganisations,
+            &current.region(),
+        )?;
         require_revision(expected_revision, current.revision)?;
         let mut errors = Vec::new();
         if input.code != current.code {
-            errors.push(FieldError::new("code", "the code of an organisation cannot change"));
+            errors.push(FieldError::new(
+                "code",
+                "the code of an organisation cannot change",
+            ));
         }
         if input.region != current.region_code {
-            errors.push(FieldError::new("region", "an organisation cannot move to another region"));
+            errors.push(FieldError::new(
+                "region",
+                "an organisation cannot move to another region",
+            ));
         }
         AppError::check(errors)?;
         let sectors = known_sectors(conn)?;
-        let region = input.check(&sectors, true).map_err(|e| AppError::check(e).unwrap_err())?;
+        let region = input
+            .check(&sectors, true)
+            .map_err(|e| AppError::check(e).unwrap_err())?;
         ensure_unique_name(conn, &region, &input.name, Some(code))?;
         let updated = Organisation {
             name: input.name,
@@ -290,20 +335,43 @@ impl Organisation {
         ))
         .execute(conn)?;
         if changed == 0 {
-            return Err(AppError::PreconditionFailed { current: current.revision + 1 });
+            return Err(AppError::PreconditionFailed {
+                current: current.revision + 1,
+            });
         }
-        audit::record(conn, actor, &region, "organisation.update", "organisation", code, &format!("updated {}", updated.name))?;
+        audit::record(
+            conn,
+            actor,
+            &region,
+            "organisation.update",
+            "organisation",
+            code,
+            &format!("updated {}", updated.name),
+        )?;
         Ok(updated)
     }
 
     /// Deletes an organisation nothing refers to.
-    pub fn delete(conn: &mut DbConnection, actor: &Principal, code: &str, expected_revision: i64) -> AppResult<()> {
+    pub fn delete(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        code: &str,
+        expected_revision: i64,
+    ) -> AppResult<()> {
         let current = Organisation::find(conn, code)?;
         let region = current.region();
         actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
         require_revision(expected_revision, current.revision)?;
         diesel::delete(organisations::table.find(code)).execute(conn)?;
-        audit::record(conn, actor, &region, "organisation.delete", "organisation", code, &format!("deleted {}", current.name))?;
+        audit::record(
+            conn,
+            actor,
+            &region,
+            "organisation.delete",
+            "organisation",
+            code,
+            &format!("deleted {}", current.name),
+        )?;
         Ok(())
     }
 
@@ -319,7 +387,12 @@ impl Organisation {
         let region_codes: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
         let mut known_regions = HashSet::new();
         for chunk in region_codes.chunks(500) {
-            known_regions.extend(regions::table.filter(regions::code.eq_any(chunk)).select(regions::code).load::<String>(conn)?);
+            known_regions.extend(
+                regions::table
+                    .filter(regions::code.eq_any(chunk))
+                    .select(regions::code)
+                    .load::<String>(conn)?,
+            );
         }
         let codes: Vec<String> = rows.iter().map(|(_, r)| r.code.clone()).collect();
         let mut existing: HashMap<String, Organisation> = HashMap::new();
@@ -339,26 +412,60 @@ impl Organisation {
             match input.check(&sectors, known_regions.contains(&input.region)) {
                 Ok(region) => {
                     if let Some(scope) = scope.filter(|s| !s.contains(&region)) {
-                        errors.push(FieldError::new("region", format!("{region} lies outside your region {scope}")).in_row(*row));
+                        errors.push(
+                            FieldError::new(
+                                "region",
+                                format!("{region} lies outside your region {scope}"),
+                            )
+                            .in_row(*row),
+                        );
                     }
                     if let Some(old) = existing.get(&input.code) {
                         if old.region_code != input.region {
-                            errors.push(FieldError::new("region", format!("{} already belongs to {}", input.code, old.region_code)).in_row(*row));
+                            errors.push(
+                                FieldError::new(
+                                    "region",
+                                    format!(
+                                        "{} already belongs to {}",
+                                        input.code, old.region_code
+                                    ),
+                                )
+                                .in_row(*row),
+                            );
                         }
                     }
                 }
                 Err(list) => errors.extend(list.into_iter().map(|e| e.in_row(*row))),
             }
             if let Some(first) = seen_codes.insert(input.code.clone(), *row) {
-                errors.push(FieldError::new("code", format!("{} appears again (first in row {first})", input.code)).in_row(*row));
+                errors.push(
+                    FieldError::new(
+                        "code",
+                        format!("{} appears again (first in row {first})", input.code),
+                    )
+                    .in_row(*row),
+                );
             }
-            if let Some(first) = seen_names.insert((input.region.clone(), input.name.clone()), *row) {
-                errors.push(FieldError::new("name", format!("{} appears twice in {} (first in row {first})", input.name, input.region)).in_row(*row));
+            if let Some(first) = seen_names.insert((input.region.clone(), input.name.clone()), *row)
+            {
+                errors.push(
+                    FieldError::new(
+                        "name",
+                        format!(
+                            "{} appears twice in {} (first in row {first})",
+                            input.name, input.region
+                        ),
+                    )
+                    .in_row(*row),
+                );
             }
         }
         AppError::check(errors).map_err(|e| match e {
             AppError::Validation { errors, .. } => AppError::Validation {
-                detail: format!("{} problem(s) in the import; nothing was written", errors.len()),
+                detail: format!(
+                    "{} problem(s) in the import; nothing was written",
+                    errors.len()
+                ),
                 errors,
             },
             other => other,
@@ -380,10 +487,16 @@ impl Organisation {
                             created_at: stamp,
                             updated_at: stamp,
                         };
-                        diesel::insert_into(organisations::table).values(&org).execute(conn)?;
+                        diesel::insert_into(organisations::table)
+                            .values(&org)
+                            .execute(conn)?;
                     }
                 }
-                Some(old) if old.name == input.name && old.kind == input.kind.as_str() && old.sector == input.sector => {
+                Some(old)
+                    if old.name == input.name
+                        && old.kind == input.kind.as_str()
+                        && old.sector == input.sector =>
+                {
                     report.unchanged += 1
                 }
                 Some(old) => {
@@ -411,14 +524,22 @@ impl Organisation {
                 "organisations.import",
                 "organisation",
                 audit_region.as_str(),
-                &format!("imported {} organisations: {} created, {} updated, {} unchanged", report.rows, report.created, report.updated, report.unchanged),
+                &format!(
+                    "imported {} organisations: {} created, {} updated, {} unchanged",
+                    report.rows, report.created, report.updated, report.unchanged
+                ),
             )?;
         }
         Ok(report)
     }
 }
 
-fn ensure_unique_name(conn: &mut DbConnection, region: &RegionCode, name: &str, except: Option<&str>) -> AppResult<()> {
+fn ensure_unique_name(
+    conn: &mut DbConnection,
+    region: &RegionCode,
+    name: &str,
+    except: Option<&str>,
+) -> AppResult<()> {
     let mut q = organisations::table
         .filter(organisations::region_code.eq(region.as_str()))
         .filter(organisations::name.eq(name))
@@ -427,7 +548,9 @@ fn ensure_unique_name(conn: &mut DbConnection, region: &RegionCode, name: &str, 
         q = q.filter(organisations::code.ne(code));
     }
     if q.count().get_result::<i64>(conn)? > 0 {
-        return Err(AppError::Conflict(format!("{region} already has an organisation named {name}")));
+        return Err(AppError::Conflict(format!(
+            "{region} already has an organisation named {name}"
+        )));
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The administrative level a code names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// 省.
@@ -73,9 +75,13 @@ impl TownshipKind {
 
     /// Reads a stored name.
     pub fn parse(s: &str) -> Option<TownshipKind> {
-        [TownshipKind::Subdistrict, TownshipKind::Town, TownshipKind::Township]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            TownshipKind::Subdistrict,
+            TownshipKind::Town,
+            TownshipKind::Township,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -98,7 +104,9 @@ impl RegionCode {
             return Err(format!("{s} has no province digits"));
         }
         if !zero(9, 12) {
-            return Err(format!("{s} is a village-level code; quanze registers regions down to townships"));
+            return Err(format!(
+                "{s} is a village-level code; quanze registers regions down to townships"
+            ));
         }
         let level = if zero(2, 12) {
             Level::Province
@@ -111,11 +119,16 @@ impl RegionCode {
             Level::County
         } else {
             if zero(2, 4) || zero(4, 6) {
-                return Err(format!("{s} has township digits but no city or county digits"));
+                return Err(format!(
+                    "{s} has township digits but no city or county digits"
+                ));
             }
             Level::Township
         };
-        let code = RegionCode { code: s.to_string(), level };
+        let code = RegionCode {
+            code: s.to_string(),
+            level,
+        };
         if level == Level::Township {
             code.township_kind()?;
         }
@@ -205,8 +218,17 @@ mod tests {
         assert_eq!(township.county().unwrap().as_str(), "510521000000");
         let county = township.parent().unwrap();
         assert_eq!(county.parent().unwrap().as_str(), "510500000000");
-        assert_eq!(county.parent().unwrap().parent().unwrap().as_str(), "510000000000");
-        assert!(county.parent().unwrap().parent().unwrap().parent().is_none());
+        assert_eq!(
+            county.parent().unwrap().parent().unwrap().as_str(),
+            "510000000000"
+        );
+        assert!(county
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .parent()
+            .is_none());
     }
 
     #[test]
@@ -220,7 +242,14 @@ mod tests {
 
     #[test]
     fn malformed_codes_are_refused() {
-        for bad in ["51052100000", "51052100000x", "000000000000", "510021000000", "510521101001", "510500101000"] {
+        for bad in [
+            "51052100000",
+            "51052100000x",
+            "000000000000",
+            "510021000000",
+            "510521101001",
+            "510500101000",
+        ] {
             assert!(RegionCode::parse(bad).is_err(), "{bad}");
         }
     }

@@ -65,7 +65,10 @@ pub async fn list_regions(
         level,
         parent: query.parent,
     };
-    let (items, total) = state.db.read(move |conn| Region::list(conn, &filter, page)).await?;
+    let (items, total) = state
+        .db
+        .read(move |conn| Region::list(conn, &filter, page))
+        .await?;
     Ok(web::Json(page.wrap(items, total)))
 }
 
@@ -76,9 +79,15 @@ pub async fn list_regions(
     responses((status = 200, body = Region))
 )]
 #[get("/api/v1/regions/{code}")]
-pub async fn get_region(state: web::Data<AppState>, code: web::Path<String>) -> AppResult<web::Json<Region>> {
+pub async fn get_region(
+    state: web::Data<AppState>,
+    code: web::Path<String>,
+) -> AppResult<web::Json<Region>> {
     let code = path_code(&code)?;
-    let region = state.db.read(move |conn| Region::find(conn, code.as_str())).await?;
+    let region = state
+        .db
+        .read(move |conn| Region::find(conn, code.as_str()))
+        .await?;
     Ok(web::Json(region))
 }
 

@@ -69,9 +69,17 @@ impl RegionInput {
                 Some(level) if level == code.level() => {}
                 Some(level) => errors.push(FieldError::new(
                     "level",
-                    format!("{} is a {} code, not a {}", code, code.level().as_str(), level.as_str()),
+                    format!(
+                        "{} is a {} code, not a {}",
+                        code,
+                        code.level().as_str(),
+                        level.as_str()
+                    ),
                 )),
-                None => errors.push(FieldError::new("level", "must be province, city, county or township")),
+                None => errors.push(FieldError::new(
+                    "level",
+                    "must be province, city, county or township",
+                )),
             }
         }
         let parent = code.parent();
@@ -119,7 +127,11 @@ impl Region {
     }
 
     /// A page of regions in code order.
-    pub fn list(conn: &mut DbConnection, filter: &RegionFilter, page: PageRequest) -> AppResult<(Vec<Region>, i64)> {
+    pub fn list(
+        conn: &mut DbConnection,
+        filter: &RegionFilter,
+        page: PageRequest,
+    ) -> AppResult<(Vec<Region>, i64)> {
         let query = || {
             let mut q = regions::table.into_boxed();
             if let Some(level) = filter.level {
@@ -161,13 +173,20 @@ impl Region {
                     let code = RegionCode::parse(&region.code).expect("checked");
                     if let Some(scope) = scope.filter(|s| !s.contains(&code)) {
                         errors.push(
-                            FieldError::new("code", format!("{code} lies outside your region {scope}")).in_row(*row),
+                            FieldError::new(
+                                "code",
+                                format!("{code} lies outside your region {scope}"),
+                            )
+                            .in_row(*row),
                         );
                     }
                     if let Some((first, _)) = checked.get(&region.code) {
                         errors.push(
-                            FieldError::new("code", format!("{} appears again (first in row {first})", region.code))
-                                .in_row(*row),
+                            FieldError::new(
+                                "code",
+                                format!("{} appears again (first in row {first})", region.code),
+                            )
+                            .in_row(*row),
                         );
                     } else {
                         checked.insert(region.code.clone(), (*row, region));
@@ -197,8 +216,13 @@ impl Region {
             if let Some(parent) = &region.parent_code {
                 if !existing.contains_key(parent) && !checked.contains_key(parent) {
                     errors.push(
-                        FieldError::new("parent", format!("parent region {parent} is neither registered nor in this import"))
-                            .in_row(*row),
+                        FieldError::new(
+                            "parent",
+                            format!(
+                                "parent region {parent} is neither registered nor in this import"
+                            ),
+                        )
+                        .in_row(*row),
                     );
                 }
             }
@@ -206,7 +230,10 @@ impl Region {
         errors.sort_by_key(|e| e.row);
         if !errors.is_empty() {
             return Err(AppError::Validation {
-                detail: format!("{} problem(s) in the import; nothing was written", errors.len()),
+                detail: format!(
+                    "{} problem(s) in the import; nothing was written",
+                    errors.len()
+                ),
                 errors,
             });
         }

@@ -92,8 +92,24 @@ pub enum AppError {
     /// The request conflicts with the resource's current state.
     #[error("{0}")]
     Conflict(String),
+    /// Transitions the resources' current states do not allow, one per bad row.
+    #[error("{detail}")]
+    IllegalTransition {
+        /// Summary.
+        detail: String,
+        /// Each refused row with the current state.
+        errors: Vec<FieldError>,
+    },
+    /// Rows of a bulk write whose revision is no longer current.
+    #[error("{detail}")]
+    Stale {
+        /// Summary.
+        detail: String,
+        /// Each stale row.
+        errors: Vec<FieldError>,
+    },
     /// A write without `If-Match`.
-    #[error("this write needs an If-Match header carrying the resource's current ETag")]
+    #[error("this write needs the current revision: an If-Match header with the ETag (or a `revision` on every row of a bulk request)")]
     PreconditionRequired,
     /// A write whose `If-Match` no longer matches.
     #[error("the resource has changed since you read it: its current ETag is \"{current}\"")]
@@ -147,6 +163,8 @@ impl AppError {
             AppError::Forbidden(_) => ("forbidden", "Forbidden"),
             AppError::NotFound(_) => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
+            AppError::IllegalTransition { .. } => ("illegal-transition", "Illegal transition"),
+            AppError::Stale { .. } => ("stale-revision", "Precondition failed"),
             AppError::PreconditionRequired => ("precondition-required", "Precondition required"),
             AppError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
@@ -167,9 +185,10 @@ impl AppError {
             other => other.to_string(),
         };
         let errors = match self {
-            AppError::Validation { errors, .. } | AppError::Malformed { errors, .. } => {
-                errors.clone()
-            }
+            AppError::Validation { errors, .. }
+            | AppError::Malformed { errors, .. }
+            | AppError::IllegalTransition { errors, .. }
+            | AppError::Stale { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         Problem {
@@ -192,6 +211,8 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::IllegalTransition { .. } => StatusCode::CONFLICT,
+            AppError::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             AppError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod claims;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -76,6 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     regions::routes(cfg);
     organisations::routes(cfg);
     catalogue::routes(cfg);
+    claims::routes(cfg);
     audit::routes(cfg);
 }
 

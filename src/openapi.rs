@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, catalogue, error, health, http, organisations, regions};
+use crate::{audit, catalogue, claims, error, health, http, organisations, regions};
 
 /// The whole API.
 #[derive(OpenApi)]
@@ -53,6 +53,18 @@ use crate::{audit, catalogue, error, health, http, organisations, regions};
         catalogue::public_get_item,
         catalogue::public_export_edition,
         catalogue::public_diff_editions,
+        claims::open_round,
+        claims::list_rounds,
+        claims::get_round,
+        claims::close_round,
+        claims::list_claims,
+        claims::export_claims,
+        claims::get_round_statistics,
+        claims::answer_claims,
+        claims::confirm_claims,
+        claims::get_claim,
+        claims::reopen_claim,
+        claims::get_power_set,
         audit::list_audit_events,
         audit::verify_audit_chain,
     ),
@@ -63,6 +75,7 @@ use crate::{audit, catalogue, error, health, http, organisations, regions};
         (name = "regions", description = "Regions by 12-digit statistical division code"),
         (name = "organisations", description = "County departments, reviewers, governments and township units"),
         (name = "catalogue", description = "The province catalogue of statutory and delegable powers, in editions"),
+        (name = "claims", description = "Two-way claiming rounds, claims, statistics and township power sets"),
         (name = "public", description = "Published material, no token"),
         (name = "audit", description = "The hash-chained audit trail")
     )

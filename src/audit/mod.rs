@@ -2,7 +2,7 @@
 
 mod model;
 
-pub use model::{record, AuditEvent, AuditFilter, ChainReport};
+pub use model::{record, record_many, AuditEntry, AuditEvent, AuditFilter, ChainReport};
 
 use actix_web::{get, web};
 use chrono::{NaiveDate, NaiveDateTime};

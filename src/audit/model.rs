@@ -63,6 +63,21 @@ impl AuditEvent {
     }
 }
 
+/// One event to append.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// The region the change belongs to.
+    pub region: RegionCode,
+    /// What was done.
+    pub action: String,
+    /// The kind of entity.
+    pub entity_type: String,
+    /// The entity's key.
+    pub entity_id: String,
+    /// A human summary.
+    pub summary: String,
+}
+
 /// Appends an event to the chain. Call it inside the write's transaction, so the event
 /// exists exactly when the change does.
 pub fn record(
@@ -74,35 +89,65 @@ pub fn record(
     entity_id: &str,
     summary: &str,
 ) -> AppResult<()> {
+    record_many(
+        conn,
+        actor,
+        vec![AuditEntry {
+            region: region.clone(),
+            action: action.into(),
+            entity_type: entity_type.into(),
+            entity_id: entity_id.into(),
+            summary: summary.into(),
+        }],
+    )
+}
+
+/// Appends several events (one per entity a bulk write changed) with one move of the head.
+pub fn record_many(
+    conn: &mut DbConnection,
+    actor: &Principal,
+    entries: Vec<AuditEntry>,
+) -> AppResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     // Updating the single head row first takes its lock (PostgreSQL) or the write lock
     // (SQLite): concurrent writers queue here, so two events never share a predecessor.
     diesel::update(audit_head::table.find(1))
-        .set(audit_head::seq.eq(audit_head::seq + 1))
+        .set(audit_head::seq.eq(audit_head::seq + entries.len() as i64))
         .execute(conn)?;
-    let (seq, prev_hash): (i64, String) = audit_head::table
+    let (last_seq, mut prev_hash): (i64, String) = audit_head::table
         .find(1)
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
-    let mut event = AuditEvent {
-        seq,
-        occurred_at: now(),
-        actor_sub: actor.sub.clone(),
-        actor_org: actor.org.clone(),
-        actor_roles: actor.role_names(),
-        region_code: region.to_string(),
-        action: action.into(),
-        entity_type: entity_type.into(),
-        entity_id: entity_id.into(),
-        summary: summary.into(),
-        prev_hash,
-        hash: String::new(),
-    };
-    event.hash = event.compute_hash();
-    diesel::insert_into(audit_events::table)
-        .values(&event)
-        .execute(conn)?;
+    let first_seq = last_seq - entries.len() as i64 + 1;
+    let occurred_at = now();
+    let roles = actor.role_names();
+    let mut events = Vec::with_capacity(entries.len());
+    for (offset, entry) in entries.into_iter().enumerate() {
+        let mut event = AuditEvent {
+            seq: first_seq + offset as i64,
+            occurred_at,
+            actor_sub: actor.sub.clone(),
+            actor_org: actor.org.clone(),
+            actor_roles: roles.clone(),
+            region_code: entry.region.to_string(),
+            action: entry.action,
+            entity_type: entry.entity_type,
+            entity_id: entry.entity_id,
+            summary: entry.summary,
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        prev_hash = event.hash.clone();
+        events.push(event);
+    }
+    for chunk in events.chunks(500) {
+        crate::insert_batch!(conn, audit_events::table, chunk)?;
+    }
     diesel::update(audit_head::table.find(1))
-        .set(audit_head::hash.eq(&event.hash))
+        .set(audit_head::hash.eq(&prev_hash))
         .execute(conn)?;
     Ok(())
 }

@@ -64,7 +64,7 @@ impl Role {
 }
 
 /// Something a caller may be allowed to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
     /// Create, edit, import, publish and retire catalogue editions.
     ManageCatalogue,
@@ -78,6 +78,14 @@ pub enum Permission {
     ReadOrganisations,
     /// Read the audit log and verify its chain.
     ReadAudit,
+    /// Open and close claiming rounds, reopen decided claims.
+    ManageClaimRounds,
+    /// Answer claims for a township (claim, defer, decline).
+    AnswerClaims,
+    /// Confirm or return claims for a department.
+    ConfirmClaims,
+    /// Read rounds, claims, statistics and power sets.
+    ReadClaims,
 }
 
 impl Permission {
@@ -90,6 +98,10 @@ impl Permission {
             Permission::ManageOrganisations => "managing organisations",
             Permission::ReadOrganisations => "reading organisations",
             Permission::ReadAudit => "reading the audit log",
+            Permission::ManageClaimRounds => "managing claiming rounds",
+            Permission::AnswerClaims => "answering claims for a township",
+            Permission::ConfirmClaims => "confirming or returning claims for a department",
+            Permission::ReadClaims => "reading claims",
         }
     }
 }
@@ -105,5 +117,12 @@ pub fn grants(role: Role, permission: Permission) -> bool {
         // Every known role works with organisations of its region.
         ReadOrganisations => true,
         ReadAudit => role == Auditor,
+        ManageClaimRounds => role == CountyCompiler,
+        AnswerClaims => role == TownshipClerk,
+        ConfirmClaims => role == DepartmentOfficer,
+        ReadClaims => matches!(
+            role,
+            CountyCompiler | TownshipClerk | DepartmentOfficer | Auditor
+        ),
     }
 }

@@ -6,7 +6,7 @@ mod model;
 mod transfer;
 
 pub use diff::{ChangedItem, EditionDiff, FieldChange};
-pub use item::{DelegationMode, Item, ItemInput, LegalBasis, Responsibility, Source};
+pub use item::{DelegationMode, Item, ItemInput, ItemRecord, LegalBasis, Responsibility, Source};
 pub use model::{
     dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition,
 };

@@ -104,7 +104,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    claim_rounds (id) {
+        id -> BigInt,
+        county_code -> Text,
+        edition_code -> Text,
+        title -> Text,
+        deadline -> Date,
+        status -> Text,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    claims (id) {
+        id -> BigInt,
+        round_id -> BigInt,
+        township_code -> Text,
+        item_id -> BigInt,
+        item_code -> Text,
+        category -> Text,
+        domain -> Text,
+        sector -> Text,
+        state -> Text,
+        unit_code -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        revision -> BigInt,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    claim_events (id) {
+        id -> BigInt,
+        claim_id -> BigInt,
+        from_state -> Text,
+        to_state -> Text,
+        actor_sub -> Text,
+        actor_org -> Text,
+        unit_code -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(organisations -> regions (region_code));
+diesel::joinable!(claims -> claim_rounds (round_id));
+diesel::joinable!(claims -> catalogue_items (item_id));
+diesel::joinable!(claims -> regions (township_code));
+diesel::joinable!(claim_events -> claims (claim_id));
 diesel::joinable!(catalogue_items -> catalogue_editions (edition_code));
 diesel::joinable!(catalogue_items -> item_categories (category));
 
@@ -117,4 +170,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalogue_items,
     audit_events,
     audit_head,
+    claim_rounds,
+    claims,
+    claim_events,
 );

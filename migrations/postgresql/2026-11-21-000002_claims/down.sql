@@ -1,0 +1,3 @@
+DROP TABLE claim_events;
+DROP TABLE claims;
+DROP TABLE claim_rounds;

@@ -1,0 +1,1099 @@
+//! Claiming rounds and claims: rows, opening a round, transitions in bulk, queries.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::state::{Action, ClaimState};
+use crate::audit::{self, AuditEntry};
+use crate::auth::{Permission, Principal};
+use crate::catalogue::{Edition, EditionStatus};
+use crate::db::schema::{
+    catalogue_items, claim_events, claim_rounds, claims, organisations, regions,
+};
+use crate::db::{now, DbConnection};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::{require_revision, PageRequest};
+use crate::organisations::{Organisation, OrganisationKind};
+use crate::regions::{Level, RegionCode};
+
+/// Whether a round still takes answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundStatus {
+    /// Answers and confirmations are taken.
+    Open,
+    /// Closed by the compiler; claims are final.
+    Closed,
+}
+
+/// A claiming round as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = claim_rounds)]
+pub struct Round {
+    /// Round id.
+    pub id: i64,
+    /// The county that offers.
+    #[serde(rename = "county")]
+    pub county_code: String,
+    /// The published catalogue edition the items come from.
+    #[serde(rename = "edition")]
+    pub edition_code: String,
+    /// Title, e.g. 2026年第一批賦權事項雙向認領.
+    pub title: String,
+    /// Answers are due by this date.
+    pub deadline: NaiveDate,
+    /// `open` or `closed`.
+    #[schema(value_type = RoundStatus)]
+    pub status: String,
+    /// Revision, also the ETag.
+    pub revision: i64,
+    /// Opened, UTC.
+    pub created_at: NaiveDateTime,
+    /// Last changed, UTC.
+    pub updated_at: NaiveDateTime,
+    /// Closed, UTC.
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = claim_rounds)]
+struct NewRoundRow<'a> {
+    county_code: &'a str,
+    edition_code: &'a str,
+    title: &'a str,
+    deadline: NaiveDate,
+    status: &'a str,
+    revision: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A round with the size of its offer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoundView {
+    /// The round.
+    #[serde(flatten)]
+    pub round: Round,
+    /// Townships offered to.
+    pub townships: i64,
+    /// Items offered.
+    pub items: i64,
+    /// Claims (townships × items).
+    pub claims: i64,
+}
+
+/// Opening a round.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRound {
+    /// A published catalogue edition of the county's province.
+    #[validate(length(min = 1, max = 32))]
+    pub edition: String,
+    /// Title.
+    #[validate(length(min = 1, max = 200))]
+    pub title: String,
+    /// Answers due by (YYYY-MM-DD), today or later.
+    pub deadline: NaiveDate,
+    /// Item codes to offer (delegable items only); all delegable items when absent.
+    #[serde(default)]
+    pub items: Option<Vec<String>>,
+    /// Township codes to offer to; every township of the county when absent.
+    #[serde(default)]
+    pub townships: Option<Vec<String>>,
+}
+
+/// A claim as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = claims)]
+pub struct ClaimRecord {
+    pub id: i64,
+    pub round_id: i64,
+    pub township_code: String,
+    pub item_id: i64,
+    pub item_code: String,
+    pub category: String,
+    pub domain: String,
+    pub sector: String,
+    pub state: String,
+    pub unit_code: Option<String>,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub revision: i64,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
+}
+
+impl ClaimRecord {
+    fn state(&self) -> ClaimState {
+        ClaimState::parse(&self.state).expect("stored states are valid")
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = claims)]
+struct NewClaimRow {
+    round_id: i64,
+    township_code: String,
+    item_id: i64,
+    item_code: String,
+    category: String,
+    domain: String,
+    sector: String,
+    state: &'static str,
+    revision: i64,
+    updated_at: NaiveDateTime,
+    updated_by: String,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = claim_events)]
+struct NewEventRow {
+    claim_id: i64,
+    from_state: &'static str,
+    to_state: &'static str,
+    actor_sub: String,
+    actor_org: String,
+    unit_code: Option<String>,
+    comment: Option<String>,
+    occurred_at: NaiveDateTime,
+}
+
+/// One claim: a (township, item) pair of a round and where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Claim {
+    /// Claim id.
+    pub id: i64,
+    /// The round.
+    pub round: i64,
+    /// The township's division code.
+    pub township: String,
+    /// The township's name.
+    pub township_name: String,
+    /// The item's code.
+    pub item: String,
+    /// The item's name.
+    pub item_name: String,
+    /// Item-type code.
+    pub category: String,
+    /// Domain.
+    pub domain: String,
+    /// Sector of the department that gives the power up.
+    pub sector: String,
+    /// Where the claim stands.
+    #[schema(value_type = ClaimState)]
+    pub state: String,
+    /// The township unit that exercises the power (claimed, confirmed).
+    pub unit: Option<String>,
+    /// Why the township deferred or declined.
+    pub reason: Option<String>,
+    /// The department's note when it returned the claim.
+    pub note: Option<String>,
+    /// Revision, for If-Match or the `revision` of a bulk request.
+    pub revision: i64,
+    /// Last changed, UTC.
+    pub updated_at: NaiveDateTime,
+    /// Who changed it last.
+    pub updated_by: String,
+}
+
+/// One step of a claim's history.
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = claim_events)]
+pub struct ClaimEvent {
+    /// Event id.
+    pub id: i64,
+    /// The claim.
+    #[serde(skip)]
+    pub claim_id: i64,
+    /// State before.
+    pub from_state: String,
+    /// State after.
+    pub to_state: String,
+    /// Who.
+    pub actor_sub: String,
+    /// For which organisation.
+    pub actor_org: String,
+    /// The unit named, when claiming.
+    pub unit_code: Option<String>,
+    /// Reason, note or comment given.
+    pub comment: Option<String>,
+    /// When, UTC.
+    pub occurred_at: NaiveDateTime,
+}
+
+/// A claim with its history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClaimDetail {
+    /// The claim.
+    #[serde(flatten)]
+    pub claim: Claim,
+    /// Every transition, oldest first.
+    pub history: Vec<ClaimEvent>,
+}
+
+/// One change asked for in a bulk request.
+#[derive(Debug, Clone)]
+pub struct ChangeRequest {
+    /// 1-based position in the request, for the error report.
+    pub row: usize,
+    /// The claim's township.
+    pub township: String,
+    /// The claim's item code.
+    pub item: String,
+    /// What to do.
+    pub action: Action,
+    /// The revision the caller saw; `None` answers 428.
+    pub revision: Option<i64>,
+    /// The unit, for `claim`.
+    pub unit: Option<String>,
+    /// Reason (defer, decline, reopen) or note (return, confirm).
+    pub comment: Option<String>,
+}
+
+/// Filters on a round's claims.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimFilter {
+    /// Only this township.
+    pub township: Option<String>,
+    /// Only this state.
+    pub state: Option<ClaimState>,
+    /// Only this item-type code.
+    pub category: Option<String>,
+    /// Only this domain.
+    pub domain: Option<String>,
+    /// Only this sector.
+    pub sector: Option<String>,
+    /// Only this item.
+    pub item: Option<String>,
+}
+
+/// Inserts one row and returns its generated id (RETURNING is not portable through
+/// `MultiConnection`, so this dispatches to the concrete connection).
+macro_rules! insert_returning_id {
+    ($conn:expr, $table:expr, $row:expr, $id:expr) => {
+        match $conn {
+            DbConnection::Sqlite(c) => diesel::insert_into($table)
+                .values($row)
+                .returning($id)
+                .get_result::<i64>(c),
+            DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($row)
+                .returning($id)
+                .get_result::<i64>(c),
+        }
+    };
+}
+
+fn county_of(code: &str) -> AppResult<RegionCode> {
+    let region =
+        RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such county: {e}")))?;
+    if region.level() != Level::County {
+        return Err(AppError::NotFound(format!("{region} is not a county")));
+    }
+    Ok(region)
+}
+
+/// Who may read a county's rounds: county roles in scope, and the clerks of its townships
+/// (who then see their own township only).
+pub fn ensure_can_read(reader: &Principal, county: &RegionCode) -> AppResult<()> {
+    reader.require_any(Permission::ReadClaims)?;
+    if reader.region.contains(county) || county.contains(&reader.region) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "your token acts in region {}, not in {county}",
+            reader.region
+        )))
+    }
+}
+
+/// The township a reader is confined to, if any.
+pub fn reader_township(reader: &Principal) -> Option<String> {
+    (reader.region.level() == Level::Township).then(|| reader.region.to_string())
+}
+
+/// The department a department officer acts for, checked against the county.
+fn officer_department(
+    conn: &mut DbConnection,
+    actor: &Principal,
+    county: &RegionCode,
+) -> AppResult<Organisation> {
+    let org = organisations::table
+        .find(&actor.org)
+        .select(Organisation::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| {
+            AppError::Forbidden(format!("your organisation {} is not registered", actor.org))
+        })?;
+    if org.kind != OrganisationKind::Department.as_str() || org.region_code != county.as_str() {
+        return Err(AppError::Forbidden(format!(
+            "your organisation {} is not a department of county {county}",
+            actor.org
+        )));
+    }
+    Ok(org)
+}
+
+impl Round {
+    /// One round.
+    pub fn find(conn: &mut DbConnection, id: i64) -> AppResult<Round> {
+        claim_rounds::table
+            .find(id)
+            .select(Round::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::NotFound(format!("no claiming round {id}")))
+    }
+
+    /// The county as a code.
+    pub fn county(&self) -> RegionCode {
+        RegionCode::parse(&self.county_code).expect("stored codes are valid")
+    }
+
+    fn ensure_open(&self) -> AppResult<()> {
+        if self.status == "open" {
+            Ok(())
+        } else {
+            Err(AppError::Conflict(format!(
+                "claiming round {} is closed",
+                self.id
+            )))
+        }
+    }
+
+    /// The round with the size of its offer.
+    pub fn view(self, conn: &mut DbConnection) -> AppResult<RoundView> {
+        let base = claims::table.filter(claims::round_id.eq(self.id));
+        let claims_count: i64 = base.count().get_result(conn)?;
+        let townships: i64 = base
+            .select(diesel::dsl::count(claims::township_code).aggregate_distinct())
+            .get_result(conn)?;
+        let items: i64 = base
+            .select(diesel::dsl::count(claims::item_code).aggregate_distinct())
+            .get_result(conn)?;
+        Ok(RoundView {
+            round: self,
+            townships,
+            items,
+            claims: claims_count,
+        })
+    }
+
+    /// A county's rounds, newest first.
+    pub fn list(
+        conn: &mut DbConnection,
+        county: &str,
+        page: PageRequest,
+    ) -> AppResult<(Vec<RoundView>, i64)> {
+        let total = claim_rounds::table
+            .filter(claim_rounds::county_code.eq(county))
+            .count()
+            .get_result(conn)?;
+        let rounds: Vec<Round> = claim_rounds::table
+            .filter(claim_rounds::county_code.eq(county))
+            .order(claim_rounds::id.desc())
+            .limit(page.size)
+            .offset(page.offset())
+            .select(Round::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = rounds.iter().map(|r| r.id).collect();
+        let sizes: HashMap<i64, (i64, i64, i64)> = claims::table
+            .filter(claims::round_id.eq_any(&ids))
+            .group_by(claims::round_id)
+            .select((
+                claims::round_id,
+                diesel::dsl::count_star(),
+                diesel::dsl::count(claims::township_code).aggregate_distinct(),
+                diesel::dsl::count(claims::item_code).aggregate_distinct(),
+            ))
+            .load::<(i64, i64, i64, i64)>(conn)?
+            .into_iter()
+            .map(|(id, n, t, i)| (id, (n, t, i)))
+            .collect();
+        let views = rounds
+            .into_iter()
+            .map(|round| {
+                let (claims, townships, items) = sizes.get(&round.id).copied().unwrap_or_default();
+                RoundView {
+                    round,
+                    townships,
+                    items,
+                    claims,
+                }
+            })
+            .collect();
+        Ok((views, total))
+    }
+
+    /// Opens a round: one `offered` claim per township and offered item.
+    pub fn open(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county_code: &str,
+        input: NewRound,
+    ) -> AppResult<RoundView> {
+        let county = county_of(county_code)?;
+        actor.require(Permission::ManageClaimRounds, &county)?;
+        let mut errors = Vec::new();
+        let edition = match Edition::find(conn, &input.edition) {
+            Ok(e) => Some(e),
+            Err(AppError::NotFound(m)) => {
+                errors.push(FieldError::new("edition", m));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(edition) = &edition {
+            if edition.status != EditionStatus::Published.as_str() {
+                errors.push(FieldError::new(
+                    "edition",
+                    format!(
+                        "edition {} is {}; rounds offer items of a published edition",
+                        edition.code, edition.status
+                    ),
+                ));
+            }
+            if !edition.province().contains(&county) {
+                errors.push(FieldError::new(
+                    "edition",
+                    format!("edition {} belongs to another province", edition.code),
+                ));
+            }
+        }
+        if input.deadline < chrono::Utc::now().date_naive() {
+            errors.push(FieldError::new("deadline", "must be today or later"));
+        }
+        // Townships: the county's, or a chosen subset of them.
+        let county_townships: BTreeMap<String, String> = regions::table
+            .filter(regions::parent_code.eq(county.as_str()))
+            .filter(regions::level.eq(Level::Township.as_str()))
+            .select((regions::code, regions::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect();
+        let townships: Vec<String> = match &input.townships {
+            None => county_townships.keys().cloned().collect(),
+            Some(chosen) => {
+                let mut seen = HashSet::new();
+                for (i, code) in chosen.iter().enumerate() {
+                    if !county_townships.contains_key(code) {
+                        errors.push(FieldError::new(
+                            format!("townships[{i}]"),
+                            format!("{code} is not a township of {county}"),
+                        ));
+                    } else if !seen.insert(code) {
+                        errors.push(FieldError::new(
+                            format!("townships[{i}]"),
+                            format!("{code} is listed twice"),
+                        ));
+                    }
+                }
+                chosen.clone()
+            }
+        };
+        if townships.is_empty() {
+            errors.push(FieldError::new(
+                "townships",
+                format!("county {county} has no townships to offer to"),
+            ));
+        }
+        // Items: the edition's delegable items, or a chosen subset of them.
+        let mut offered: Vec<(i64, String, String, String, String)> = Vec::new();
+        if let Some(edition) = &edition {
+            let all: BTreeMap<String, (i64, String, String, String, String)> =
+                catalogue_items::table
+                    .filter(catalogue_items::edition_code.eq(&edition.code))
+                    .select((
+                        catalogue_items::code,
+                        (
+                            catalogue_items::id,
+                            catalogue_items::source,
+                            catalogue_items::category,
+                            catalogue_items::domain,
+                            catalogue_items::sector,
+                        ),
+                    ))
+                    .load::<(String, (i64, String, String, String, String))>(conn)?
+                    .into_iter()
+                    .collect();
+            match &input.items {
+                None => {
+                    offered = all
+                        .iter()
+                        .filter(|(_, (_, source, ..))| source == "delegable")
+                        .map(|(code, (id, _, c, d, s))| {
+                            (*id, code.clone(), c.clone(), d.clone(), s.clone())
+                        })
+                        .collect()
+                }
+                Some(chosen) => {
+                    let mut seen = HashSet::new();
+                    for (i, code) in chosen.iter().enumerate() {
+                        match all.get(code) {
+                            None => errors.push(FieldError::new(format!("items[{i}]"), format!("edition {} has no item {code}", edition.code))),
+                            Some((_, source, ..)) if source != "delegable" => errors.push(FieldError::new(
+                                format!("items[{i}]"),
+                                format!("{code} is statutory: every township holds it, so it is never offered"),
+                            )),
+                            Some(_) if !seen.insert(code) => errors.push(FieldError::new(format!("items[{i}]"), format!("{code} is listed twice"))),
+                            Some((id, _, c, d, s)) => offered.push((*id, code.clone(), c.clone(), d.clone(), s.clone())),
+                        }
+                    }
+                }
+            }
+            if offered.is_empty() && input.items.as_ref().is_none_or(|v| v.is_empty()) {
+                errors.push(FieldError::new(
+                    "items",
+                    format!("edition {} offers no delegable items", edition.code),
+                ));
+            }
+        }
+        AppError::check(errors)?;
+        let edition = edition.expect("checked");
+        let stamp = now();
+        let round_id = insert_returning_id!(
+            conn,
+            claim_rounds::table,
+            &NewRoundRow {
+                county_code: county.as_str(),
+                edition_code: &edition.code,
+                title: &input.title,
+                deadline: input.deadline,
+                status: "open",
+                revision: 1,
+                created_at: stamp,
+                updated_at: stamp,
+            },
+            claim_rounds::id
+        )?;
+        let rows: Vec<NewClaimRow> = townships
+            .iter()
+            .flat_map(|township| {
+                offered.iter().map(
+                    move |(item_id, code, category, domain, sector)| NewClaimRow {
+                        round_id,
+                        township_code: township.clone(),
+                        item_id: *item_id,
+                        item_code: code.clone(),
+                        category: category.clone(),
+                        domain: domain.clone(),
+                        sector: sector.clone(),
+                        state: ClaimState::Offered.as_str(),
+                        revision: 1,
+                        updated_at: stamp,
+                        updated_by: actor.sub.clone(),
+                    },
+                )
+            })
+            .collect();
+        for chunk in rows.chunks(500) {
+            crate::insert_batch!(conn, claims::table, chunk)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            &county,
+            "claims.round.open",
+            "claim_round",
+            &round_id.to_string(),
+            &format!(
+                "opened round {round_id} \"{}\" on edition {}: {} items to {} townships, due {}",
+                input.title,
+                edition.code,
+                offered.len(),
+                townships.len(),
+                input.deadline
+            ),
+        )?;
+        Round::find(conn, round_id)?.view(conn)
+    }
+
+    /// Closes a round: no more answers or confirmations.
+    pub fn close(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        id: i64,
+        expected: i64,
+    ) -> AppResult<RoundView> {
+        let round = Round::find(conn, id)?;
+        actor.require(Permission::ManageClaimRounds, &round.county())?;
+        require_revision(expected, round.revision)?;
+        round.ensure_open()?;
+        let stamp = now();
+        diesel::update(claim_rounds::table.find(id))
+            .set((
+                claim_rounds::status.eq("closed"),
+                claim_rounds::closed_at.eq(stamp),
+                claim_rounds::revision.eq(round.revision + 1),
+                claim_rounds::updated_at.eq(stamp),
+            ))
+            .execute(conn)?;
+        let open: i64 = claims::table
+            .filter(claims::round_id.eq(id))
+            .filter(claims::state.eq_any([
+                ClaimState::Offered.as_str(),
+                ClaimState::Claimed.as_str(),
+                ClaimState::Returned.as_str(),
+            ]))
+            .count()
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            &round.county(),
+            "claims.round.close",
+            "claim_round",
+            &id.to_string(),
+            &format!("closed round {id}; {open} claims were still undecided"),
+        )?;
+        Round::find(conn, id)?.view(conn)
+    }
+}
+
+/// Claim queries and transitions.
+pub struct Claims;
+
+type ClaimRow = (ClaimRecord, String, String);
+
+fn to_view((record, item_name, township_name): ClaimRow) -> Claim {
+    Claim {
+        id: record.id,
+        round: record.round_id,
+        township: record.township_code,
+        township_name,
+        item: record.item_code,
+        item_name,
+        category: record.category,
+        domain: record.domain,
+        sector: record.sector,
+        state: record.state,
+        unit: record.unit_code,
+        reason: record.reason,
+        note: record.note,
+        revision: record.revision,
+        updated_at: record.updated_at,
+        updated_by: record.updated_by,
+    }
+}
+
+impl Claims {
+    /// A page of a round's claims, by township then item.
+    pub fn list(
+        conn: &mut DbConnection,
+        round: i64,
+        filter: &ClaimFilter,
+        page: PageRequest,
+    ) -> AppResult<(Vec<Claim>, i64)> {
+        let query = || {
+            let mut q = claims::table
+                .inner_join(catalogue_items::table)
+                .inner_join(regions::table)
+                .filter(claims::round_id.eq(round))
+                .into_boxed();
+            if let Some(v) = &filter.township {
+                q = q.filter(claims::township_code.eq(v.clone()));
+            }
+            if let Some(v) = filter.state {
+                q = q.filter(claims::state.eq(v.as_str()));
+            }
+            if let Some(v) = &filter.category {
+                q = q.filter(claims::category.eq(v.clone()));
+            }
+            if let Some(v) = &filter.domain {
+                q = q.filter(claims::domain.eq(v.clone()));
+            }
+            if let Some(v) = &filter.sector {
+                q = q.filter(claims::sector.eq(v.clone()));
+            }
+            if let Some(v) = &filter.item {
+                q = q.filter(claims::item_code.eq(v.clone()));
+            }
+            q
+        };
+        let total = query().count().get_result(conn)?;
+        let rows = query()
+            .order((claims::township_code.asc(), claims::item_code.asc()))
+            .limit(page.size)
+            .offset(page.offset())
+            .select((
+                ClaimRecord::as_select(),
+                catalogue_items::name,
+                regions::name,
+            ))
+            .load::<ClaimRow>(conn)?;
+        Ok((rows.into_iter().map(to_view).collect(), total))
+    }
+
+    /// Every claim of a round (the CSV export), by township then item.
+    pub fn all(conn: &mut DbConnection, round: i64, filter: &ClaimFilter) -> AppResult<Vec<Claim>> {
+        let page = PageRequest {
+            page: 1,
+            size: i64::MAX / 2,
+        };
+        Ok(Claims::list(conn, round, filter, page)?.0)
+    }
+
+    fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> AppResult<Vec<Claim>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = claims::table
+                .inner_join(catalogue_items::table)
+                .inner_join(regions::table)
+                .filter(claims::id.eq_any(chunk))
+                .order((claims::township_code.asc(), claims::item_code.asc()))
+                .select((
+                    ClaimRecord::as_select(),
+                    catalogue_items::name,
+                    regions::name,
+                ))
+                .load::<ClaimRow>(conn)?;
+            out.extend(rows.into_iter().map(to_view));
+        }
+        Ok(out)
+    }
+
+    /// One claim with its history.
+    pub fn detail(conn: &mut DbConnection, id: i64) -> AppResult<(ClaimDetail, RegionCode)> {
+        let claim = Claims::by_ids(conn, &[id])?
+            .pop()
+            .ok_or_else(|| AppError::NotFound(format!("no claim {id}")))?;
+        let round = Round::find(conn, claim.round)?;
+        let history = claim_events::table
+            .filter(claim_events::claim_id.eq(id))
+            .order(claim_events::id.asc())
+            .select(ClaimEvent::as_select())
+            .load(conn)?;
+        Ok((ClaimDetail { claim, history }, round.county()))
+    }
+
+    /// Finds one claim by id, for single-claim actions.
+    pub fn locate(conn: &mut DbConnection, id: i64) -> AppResult<ClaimRecord> {
+        claims::table
+            .find(id)
+            .select(ClaimRecord::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| AppError::NotFound(format!("no claim {id}")))
+    }
+
+    /// Applies a batch of transitions to one round, all or nothing. Authorisation, then
+    /// every request is checked (422 for bad input, 428 for a missing revision, 412 for a
+    /// stale one, 409 for an illegal transition, each listing every offending row), then
+    /// the claims change with one statement per distinct outcome, each claim's history
+    /// grows by one event and the audit chain by one event per claim.
+    pub fn apply(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        round_id: i64,
+        requests: Vec<ChangeRequest>,
+    ) -> AppResult<Vec<Claim>> {
+        let round = Round::find(conn, round_id)?;
+        let county = round.county();
+        if requests.is_empty() {
+            return Err(AppError::invalid(
+                "answers",
+                "the request changes no claims",
+            ));
+        }
+        // Authorisation first, for every distinct (action, township).
+        let department = if requests
+            .iter()
+            .any(|r| r.action.permission() == Permission::ConfirmClaims)
+        {
+            actor.require(Permission::ConfirmClaims, &county)?;
+            Some(officer_department(conn, actor, &county)?)
+        } else {
+            None
+        };
+        let mut checked_scopes = HashSet::new();
+        for request in &requests {
+            if !checked_scopes.insert((request.action.permission(), request.township.clone())) {
+                continue;
+            }
+            let township = RegionCode::parse(&request.township)
+                .map_err(|e| AppError::invalid("township", e))?;
+            if !county.contains(&township) || township.level() != Level::Township {
+                return Err(AppError::invalid(
+                    "township",
+                    format!("{township} is not a township of {county}"),
+                ));
+            }
+            actor.require(request.action.permission(), &township)?;
+        }
+        round.ensure_open()?;
+
+        // Load the claims the request names.
+        let mut wanted: HashMap<(String, String), usize> = HashMap::new();
+        let mut errors = Vec::new();
+        for request in &requests {
+            if let Some(first) = wanted.insert(
+                (request.township.clone(), request.item.clone()),
+                request.row,
+            ) {
+                errors.push(
+                    FieldError::new(
+                        "item",
+                        format!(
+                            "{} of {} appears again (first at {first})",
+                            request.item, request.township
+                        ),
+                    )
+                    .in_row(request.row),
+                );
+            }
+        }
+        let mut found: HashMap<(String, String), ClaimRecord> = HashMap::new();
+        let townships: HashSet<&str> = requests.iter().map(|r| r.township.as_str()).collect();
+        for township in townships {
+            let codes: Vec<&str> = requests
+                .iter()
+                .filter(|r| r.township == township)
+                .map(|r| r.item.as_str())
+                .collect();
+            for chunk in codes.chunks(500) {
+                for record in claims::table
+                    .filter(claims::round_id.eq(round_id))
+                    .filter(claims::township_code.eq(township))
+                    .filter(claims::item_code.eq_any(chunk))
+                    .select(ClaimRecord::as_select())
+                    .load::<ClaimRecord>(conn)?
+                {
+                    found.insert(
+                        (record.township_code.clone(), record.item_code.clone()),
+                        record,
+                    );
+                }
+            }
+        }
+        // Units named by claims must be units of that township.
+        let unit_codes: Vec<&str> = requests.iter().filter_map(|r| r.unit.as_deref()).collect();
+        let units: HashMap<String, (String, String)> = organisations::table
+            .filter(organisations::code.eq_any(&unit_codes))
+            .select((
+                organisations::code,
+                (organisations::kind, organisations::region_code),
+            ))
+            .load::<(String, (String, String))>(conn)?
+            .into_iter()
+            .collect();
+        for request in &requests {
+            let bad =
+                |field: &str, message: String| FieldError::new(field, message).in_row(request.row);
+            if !found.contains_key(&(request.township.clone(), request.item.clone())) {
+                errors.push(bad(
+                    "item",
+                    format!(
+                        "round {round_id} offers no item {} to {}",
+                        request.item, request.township
+                    ),
+                ));
+            }
+            let comment = request
+                .comment
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty());
+            match request.action {
+                Action::Claim => match request.unit.as_deref() {
+                    None => errors.push(bad(
+                        "unit",
+                        "a claim names the township unit that will exercise the power".into(),
+                    )),
+                    Some(unit) => match units.get(unit) {
+                        Some((kind, region))
+                            if kind == OrganisationKind::TownshipUnit.as_str()
+                                && *region == request.township => {}
+                        Some(_) => errors.push(bad(
+                            "unit",
+                            format!("{unit} is not a unit of township {}", request.township),
+                        )),
+                        None => errors.push(bad("unit", format!("no organisation {unit}"))),
+                    },
+                },
+                Action::Defer | Action::Decline | Action::Reopen if comment.is_none() => errors
+                    .push(bad(
+                        "reason",
+                        format!("{} needs a reason", request.action.as_str()),
+                    )),
+                Action::Return if comment.is_none() => errors.push(bad(
+                    "note",
+                    "a returned claim needs a note for the township".into(),
+                )),
+                _ => {}
+            }
+            if request.action != Action::Claim && request.unit.is_some() {
+                errors.push(bad("unit", "only a claim names a unit".into()));
+            }
+        }
+        errors.sort_by_key(|e| e.row);
+        AppError::check(errors)?;
+
+        // The department acts on its own sector only.
+        if let Some(department) = &department {
+            let sector = department.sector.clone().unwrap_or_default();
+            for request in requests
+                .iter()
+                .filter(|r| r.action.permission() == Permission::ConfirmClaims)
+            {
+                let claim = &found[&(request.township.clone(), request.item.clone())];
+                if claim.sector != sector {
+                    return Err(AppError::Forbidden(format!(
+                        "{} belongs to sector {}; your department {} is {}",
+                        claim.item_code, claim.sector, department.code, sector
+                    )));
+                }
+            }
+        }
+
+        // Revisions, then transitions.
+        let mut missing = false;
+        let mut stale = Vec::new();
+        let mut illegal = Vec::new();
+        let mut planned = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let claim = &found[&(request.township.clone(), request.item.clone())];
+            match request.revision {
+                None => missing = true,
+                Some(r) if r != claim.revision => stale.push(
+                    FieldError::new(
+                        "revision",
+                        format!(
+                            "{} has changed: its revision is now {}",
+                            claim.item_code, claim.revision
+                        ),
+                    )
+                    .in_row(request.row),
+                ),
+                Some(_) => {}
+            }
+            match request.action.apply(claim.state()) {
+                Ok(to) => planned.push((request, claim, to)),
+                Err(message) => illegal.push(
+                    FieldError::new("state", format!("{}: {message}", claim.item_code))
+                        .in_row(request.row),
+                ),
+            }
+        }
+        if missing {
+            return Err(AppError::PreconditionRequired);
+        }
+        if !stale.is_empty() {
+            return Err(AppError::Stale {
+                detail: format!(
+                    "{} claim(s) changed since you read them; nothing was written",
+                    stale.len()
+                ),
+                errors: stale,
+            });
+        }
+        if !illegal.is_empty() {
+            return Err(AppError::IllegalTransition {
+                detail: format!(
+                    "{} transition(s) are not possible; nothing was written",
+                    illegal.len()
+                ),
+                errors: illegal,
+            });
+        }
+
+        // Write: one UPDATE per distinct outcome; revision in the WHERE catches a
+        // concurrent writer that committed after our read.
+        let stamp = now();
+        type Outcome = (
+            &'static str,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            i64,
+        );
+        let mut groups: BTreeMap<Outcome, Vec<i64>> = BTreeMap::new();
+        let mut events = Vec::with_capacity(planned.len());
+        let mut audit_entries = Vec::with_capacity(planned.len());
+        for (request, claim, to) in &planned {
+            let comment = request
+                .comment
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from);
+            let (unit, reason, note) = match to {
+                ClaimState::Claimed => (request.unit.clone(), None, None),
+                ClaimState::Deferred | ClaimState::Declined => (None, comment.clone(), None),
+                ClaimState::Confirmed => (claim.unit_code.clone(), None, None),
+                ClaimState::Returned => (claim.unit_code.clone(), None, comment.clone()),
+                ClaimState::Offered => (None, None, None),
+            };
+            groups
+                .entry((to.as_str(), unit.clone(), reason, note, claim.revision))
+                .or_default()
+                .push(claim.id);
+            events.push(NewEventRow {
+                claim_id: claim.id,
+                from_state: claim.state().as_str(),
+                to_state: to.as_str(),
+                actor_sub: actor.sub.clone(),
+                actor_org: actor.org.clone(),
+                unit_code: unit.clone(),
+                comment: comment.clone(),
+                occurred_at: stamp,
+            });
+            let detail = match (&unit, &comment) {
+                (Some(u), _) if *to == ClaimState::Claimed => format!(" (unit {u})"),
+                (_, Some(c)) => format!(": {c}"),
+                _ => String::new(),
+            };
+            audit_entries.push(AuditEntry {
+                region: RegionCode::parse(&claim.township_code).expect("stored codes are valid"),
+                action: format!("claims.{}", request.action.as_str()),
+                entity_type: "claim".into(),
+                entity_id: claim.id.to_string(),
+                summary: format!(
+                    "round {round_id} {} {}: {} → {}{detail}",
+                    claim.township_code,
+                    claim.item_code,
+                    claim.state().as_str(),
+                    to.as_str()
+                ),
+            });
+        }
+        for ((to, unit, reason, note, revision), ids) in &groups {
+            for chunk in ids.chunks(500) {
+                let changed = diesel::update(
+                    claims::table
+                        .filter(claims::id.eq_any(chunk))
+                        .filter(claims::revision.eq(*revision)),
+                )
+                .set((
+                    claims::state.eq(*to),
+                    claims::unit_code.eq(unit),
+                    claims::reason.eq(reason),
+                    claims::note.eq(note),
+                    claims::revision.eq(revision + 1),
+                    claims::updated_at.eq(stamp),
+                    claims::updated_by.eq(&actor.sub),
+                ))
+                .execute(conn)?;
+                if changed != chunk.len() {
+                    return Err(AppError::Stale {
+                        detail:
+                            "claims changed while this request was applied; nothing was written"
+                                .into(),
+                        errors: Vec::new(),
+                    });
+                }
+            }
+        }
+        for chunk in events.chunks(500) {
+            crate::insert_batch!(conn, claim_events::table, chunk)?;
+        }
+        audit::record_many(conn, actor, audit_entries)?;
+        let ids: Vec<i64> = planned.iter().map(|(_, claim, _)| claim.id).collect();
+        Claims::by_ids(conn, &ids)
+    }
+}

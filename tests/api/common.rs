@@ -64,15 +64,21 @@ fn fresh_database() -> (String, Database) {
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::SeqCst)
             );
-            let mut admin = diesel::PgConnection::establish(&admin_url).expect("connect to the PostgreSQL test server");
+            let mut admin = diesel::PgConnection::establish(&admin_url)
+                .expect("connect to the PostgreSQL test server");
             admin
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
                 .expect("drop a leftover test database");
             admin
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .expect("create a test database");
-            let (base, _) = admin_url.rsplit_once('/').expect("a database URL with a path");
-            (format!("{base}/{name}"), Database::Postgres { admin_url, name })
+            let (base, _) = admin_url
+                .rsplit_once('/')
+                .expect("a database URL with a path");
+            (
+                format!("{base}/{name}"),
+                Database::Postgres { admin_url, name },
+            )
         }
         _ => {
             let dir = tempfile::tempdir().expect("temporary directory");
@@ -112,9 +118,21 @@ impl TestApp {
                 let _ = server.await;
             })
         });
-        let handle = rx.recv_timeout(Duration::from_secs(10)).expect("server started");
-        let client = Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        TestApp { base, db_url, client, keys, handle, database }
+        let handle = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server started");
+        let client = Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        TestApp {
+            base,
+            db_url,
+            client,
+            keys,
+            handle,
+            database,
+        }
     }
 
     /// A token for `roles` acting for `org` in `region`.
@@ -135,7 +153,9 @@ impl TestApp {
 
     /// A request builder for `path` (absolute path on the server).
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let mut builder = self.client.request(method, format!("{}{}", self.base, path));
+        let mut builder = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(token) = token {
             builder = builder.bearer_auth(token);
         }
@@ -153,7 +173,14 @@ impl TestApp {
     }
 
     /// A JSON write with a token and an optional If-Match.
-    pub fn send(&self, method: Method, path: &str, token: &str, if_match: Option<&str>, body: &Value) -> Response {
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> Response {
         let mut builder = self.request(method, path, Some(token)).json(body);
         if let Some(etag) = if_match {
             builder = builder.header("If-Match", etag);
@@ -184,7 +211,10 @@ impl TestApp {
     /// Number of audit events, read with an auditor token of the province.
     pub fn audit_count(&self) -> i64 {
         let token = self.token_for("auditor", PROVINCE);
-        let body: Value = self.get_as("/api/v1/audit?page_size=1", &token).json().unwrap();
+        let body: Value = self
+            .get_as("/api/v1/audit?page_size=1", &token)
+            .json()
+            .unwrap();
         body["total"].as_i64().unwrap()
     }
 }
@@ -198,7 +228,8 @@ impl Drop for TestApp {
         .join();
         if let Database::Postgres { admin_url, name } = &self.database {
             if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -215,7 +246,10 @@ pub fn expect_json(response: Response, status: u16) -> Value {
     let text = response.text().unwrap();
     assert_eq!(actual, status, "unexpected status; body: {text}");
     if status >= 400 {
-        assert_eq!(content_type, "application/problem+json", "errors are problem+json; body: {text}");
+        assert_eq!(
+            content_type, "application/problem+json",
+            "errors are problem+json; body: {text}"
+        );
     }
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
@@ -224,7 +258,10 @@ pub fn expect_json(response: Response, status: u16) -> Value {
 pub fn expect_problem(response: Response, status: u16) -> Value {
     let body = expect_json(response, status);
     assert_eq!(body["status"], status);
-    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }
 
@@ -232,7 +269,11 @@ pub fn expect_problem(response: Response, status: u16) -> Value {
 pub fn error_fields(problem: &Value) -> Vec<String> {
     problem["errors"]
         .as_array()
-        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -258,8 +299,15 @@ pub fn item(code: &str, name: &str) -> Value {
 
 /// Creates a draft edition in the demo province and returns its ETag.
 pub fn draft(app: &TestApp, code: &str) -> String {
-    let response = app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": code, "title": format!("测试目录 {code}")}));
-    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+    let response = app.post(
+        "/api/v1/catalogue/editions",
+        &app.admin(),
+        &json!({"code": code, "title": format!("测试目录 {code}")}),
+    );
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
     expect_json(response, 201);
     etag.unwrap()
 }

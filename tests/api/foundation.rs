@@ -17,13 +17,20 @@ fn health_and_readiness() {
 fn unknown_routes_are_404_problems() {
     let app = TestApp::spawn();
     let problem = expect_problem(app.get("/api/v1/nothing-here"), 404);
-    assert!(problem["detail"].as_str().unwrap().contains("/api/v1/nothing-here"));
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/api/v1/nothing-here"));
 }
 
 #[test]
 fn every_response_carries_a_request_id() {
     let app = TestApp::spawn();
-    let response = app.request(Method::GET, "/healthz", None).header("X-Request-Id", "abc-123").send().unwrap();
+    let response = app
+        .request(Method::GET, "/healthz", None)
+        .header("X-Request-Id", "abc-123")
+        .send()
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "abc-123");
     let response = app.get("/healthz");
     assert!(!response.headers()["x-request-id"].is_empty());
@@ -35,13 +42,19 @@ fn missing_and_bad_tokens_are_401_problems() {
     let problem = expect_problem(app.get("/api/v1/audit"), 401);
     assert!(problem["detail"].as_str().unwrap().contains("bearer token"));
     expect_problem(app.get_as("/api/v1/audit", "not-a-jwt"), 401);
-    let response = app.request(Method::GET, "/api/v1/audit", None).header("Authorization", "Basic dXNlcjpwdw==").send().unwrap();
+    let response = app
+        .request(Method::GET, "/api/v1/audit", None)
+        .header("Authorization", "Basic dXNlcjpwdw==")
+        .send()
+        .unwrap();
     expect_problem(response, 401);
     // Signed with another secret.
     let mut other = test_config("unused");
     other.jwt.secret = "another-secret-of-enough-length".into();
     let foreign = quanze::auth::TokenKeys::from_config(&other.jwt).unwrap();
-    let token = foreign.mint("u", "o", PROVINCE, &["auditor".into()], 60).unwrap();
+    let token = foreign
+        .mint("u", "o", PROVINCE, &["auditor".into()], 60)
+        .unwrap();
     expect_problem(app.get_as("/api/v1/audit", &token), 401);
     // Wrong issuer and audience.
     for (issuer, audience) in [("someone-else", "quanze"), ("quanze-dev", "other-audience")] {
@@ -49,12 +62,16 @@ fn missing_and_bad_tokens_are_401_problems() {
         config.jwt.issuer = issuer.into();
         config.jwt.audience = audience.into();
         let keys = quanze::auth::TokenKeys::from_config(&config.jwt).unwrap();
-        let token = keys.mint("u", "o", PROVINCE, &["auditor".into()], 60).unwrap();
+        let token = keys
+            .mint("u", "o", PROVINCE, &["auditor".into()], 60)
+            .unwrap();
         expect_problem(app.get_as("/api/v1/audit", &token), 401);
     }
     // Expired.
     let keys = quanze::auth::TokenKeys::from_config(&test_config("unused").jwt).unwrap();
-    let expired = keys.mint("u", "o", PROVINCE, &["auditor".into()], -3600).unwrap();
+    let expired = keys
+        .mint("u", "o", PROVINCE, &["auditor".into()], -3600)
+        .unwrap();
     expect_problem(app.get_as("/api/v1/audit", &expired), 401);
     // A region claim that is not a division code.
     let odd = keys.mint("u", "o", "51", &["auditor".into()], 60).unwrap();
@@ -85,8 +102,14 @@ fn malformed_json_wrong_types_and_unknown_fields_are_400() {
     expect_problem(send_raw("{\"code\": \"x\","), 400);
     let wrong_type = expect_problem(send_raw("{\"code\": 5, \"title\": \"t\"}"), 400);
     assert_eq!(error_fields(&wrong_type), vec!["code"]);
-    let unknown = expect_problem(send_raw("{\"code\": \"x1\", \"title\": \"t\", \"colour\": \"red\"}"), 400);
-    assert!(unknown["detail"].as_str().unwrap().contains("colour"), "{unknown}");
+    let unknown = expect_problem(
+        send_raw("{\"code\": \"x1\", \"title\": \"t\", \"colour\": \"red\"}"),
+        400,
+    );
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("colour"),
+        "{unknown}"
+    );
     let response = app
         .request(Method::POST, "/api/v1/catalogue/editions", Some(&admin))
         .header("Content-Type", "text/plain")
@@ -101,7 +124,11 @@ fn malformed_json_wrong_types_and_unknown_fields_are_400() {
 fn validation_lists_every_bad_field() {
     let app = TestApp::with_demo();
     let problem = expect_problem(
-        app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": "bad code!", "title": ""})),
+        app.post(
+            "/api/v1/catalogue/editions",
+            &app.admin(),
+            &json!({"code": "bad code!", "title": ""}),
+        ),
         422,
     );
     assert_eq!(error_fields(&problem), vec!["code", "title"]);
@@ -111,13 +138,21 @@ fn validation_lists_every_bad_field() {
 fn bodies_over_the_limit_are_413() {
     let app = TestApp::with_demo();
     let big = "长".repeat(40 * 1024);
-    let response = app.post("/api/v1/catalogue/editions", &app.admin(), &json!({"code": "big", "title": big}));
+    let response = app.post(
+        "/api/v1/catalogue/editions",
+        &app.admin(),
+        &json!({"code": "big", "title": big}),
+    );
     expect_problem(response, 413);
     // Imports have their own, larger limit.
     let draft_etag = draft(&app, "big-import");
     let huge = "x".repeat(3 * 1024 * 1024);
     let response = app
-        .request(Method::POST, "/api/v1/catalogue/editions/big-import/import", Some(&app.admin()))
+        .request(
+            Method::POST,
+            "/api/v1/catalogue/editions/big-import/import",
+            Some(&app.admin()),
+        )
         .header("Content-Type", "text/csv")
         .header("If-Match", draft_etag)
         .body(huge)
@@ -133,7 +168,10 @@ fn bad_pagination_is_refused_and_the_maximum_is_enforced() {
     assert_eq!(error_fields(&problem), vec!["page_size"]);
     expect_problem(app.get("/api/v1/regions?page=0"), 422);
     expect_problem(app.get("/api/v1/regions?page=abc"), 400);
-    let page = expect_json(app.get("/public/v1/catalogue/editions/2026/items?page_size=500"), 200);
+    let page = expect_json(
+        app.get("/public/v1/catalogue/editions/2026/items?page_size=500"),
+        200,
+    );
     assert_eq!(page["page_size"], 500);
 }
 
@@ -144,14 +182,22 @@ fn an_unreachable_database_gives_503_with_retry_after_quickly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move { quanze::http_server(service, listener, &config).unwrap().await })
+        actix_web::rt::System::new().block_on(async move {
+            quanze::http_server(service, listener, &config)
+                .unwrap()
+                .await
+        })
     });
     std::thread::sleep(Duration::from_millis(200));
     let client = reqwest::blocking::Client::new();
     for path in ["/readyz", "/api/v1/regions"] {
         let started = Instant::now();
         let response = client.get(format!("{base}{path}")).send().unwrap();
-        assert!(started.elapsed() < Duration::from_secs(4), "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{path} took {:?}",
+            started.elapsed()
+        );
         assert_eq!(response.headers()["retry-after"], "2");
         expect_problem(response, 503);
     }
@@ -168,7 +214,11 @@ fn the_served_openapi_document_matches_the_checked_in_copy() {
     );
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
-    assert!(doc["paths"]["/api/v1/catalogue/editions/{edition}/items/{code}"]["put"]["responses"]["412"].is_object());
+    assert!(
+        doc["paths"]["/api/v1/catalogue/editions/{edition}/items/{code}"]["put"]["responses"]
+            ["412"]
+            .is_object()
+    );
 }
 
 #[test]
@@ -177,13 +227,18 @@ fn swagger_ui_is_served_without_the_internet() {
     let page = app.get("/docs/");
     assert_eq!(page.status(), 200);
     let html = page.text().unwrap();
-    assert!(!html.contains("cdn") && !html.contains("unpkg"), "no CDN assets");
+    assert!(
+        !html.contains("cdn") && !html.contains("unpkg"),
+        "no CDN assets"
+    );
     assert_eq!(app.get("/docs/swagger-ui-bundle.js").status(), 200);
 }
 
 fn quanze_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quanze"));
-    command.env_remove("QUANZE_JWT_ALGORITHM").env_remove("QUANZE_JWT_SECRET");
+    command
+        .env_remove("QUANZE_JWT_ALGORITHM")
+        .env_remove("QUANZE_JWT_SECRET");
     command
 }
 
@@ -191,10 +246,16 @@ fn quanze_command() -> std::process::Command {
 fn the_token_command_mints_a_token_the_service_accepts() {
     let app = TestApp::with_demo();
     let output = quanze_command()
-        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor"])
+        .args([
+            "token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let token = String::from_utf8(output.stdout).unwrap();
     assert_eq!(token.lines().count(), 1, "the token alone on stdout");
     expect_json(app.get_as("/api/v1/audit", token.trim()), 200);
@@ -205,13 +266,17 @@ fn the_token_command_refuses_non_hs_algorithms_and_unknown_roles() {
     let output = quanze_command()
         .env("QUANZE_JWT_ALGORITHM", "RS256")
         .env("QUANZE_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")
-        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor"])
+        .args([
+            "token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "auditor",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
     let output = quanze_command()
-        .args(["token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "wizard"])
+        .args([
+            "token", "--sub", "u1", "--org", "o1", "--region", PROVINCE, "--role", "wizard",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -217,6 +217,18 @@ fn sorted(set: &HashSet<String>) -> String {
     v.join(", ")
 }
 
+/// List entries travel through CSV as one line each, with `|` between parts: an entry
+/// holding either would not come back the same, so it is refused when written.
+fn separator_problem(text: &str) -> Option<String> {
+    if text.contains(['\n', '\r']) {
+        Some("must be one line; make each entry its own list element".into())
+    } else if text.contains(['|', '｜']) {
+        Some("must not contain '|' or '｜' (they separate the parts of an entry in CSV)".into())
+    } else {
+        None
+    }
+}
+
 impl ItemInput {
     /// Trims text fields and drops empty optional text, so that stored content is canonical.
     pub fn normalise(&mut self) {
@@ -333,8 +345,22 @@ impl ItemInput {
                     "must name the law or regulation".into(),
                 );
             }
+            for (part, text) in [
+                ("law", &basis.law),
+                ("article", &basis.article),
+                ("excerpt", &basis.excerpt),
+            ] {
+                if let Some(message) = separator_problem(text) {
+                    bad(&format!("legal_basis[{i}].{part}"), message);
+                }
+            }
         }
         for (i, r) in self.responsibilities.iter().enumerate() {
+            for (part, text) in [("stage", &r.stage), ("duty", &r.duty)] {
+                if let Some(message) = separator_problem(text) {
+                    bad(&format!("responsibilities[{i}].{part}"), message);
+                }
+            }
             if r.stage.is_empty() {
                 bad(
                     &format!("responsibilities[{i}].stage"),
@@ -349,6 +375,9 @@ impl ItemInput {
             }
         }
         for (i, a) in self.accountability.iter().enumerate() {
+            if let Some(message) = separator_problem(a) {
+                bad(&format!("accountability[{i}]"), message);
+            }
             if a.is_empty() {
                 bad(&format!("accountability[{i}]"), "must not be empty".into());
             }

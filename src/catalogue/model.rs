@@ -186,7 +186,11 @@ impl Edition {
         }
     }
 
-    /// Finds an edition the actor may change, at the revision the actor saw.
+    /// Takes an edition for a change: checks the actor's right and (when given) the
+    /// revision the actor saw, then moves the revision on with a guarded UPDATE. That
+    /// UPDATE holds the row until commit, so concurrent changes of one edition (an item
+    /// write racing a publish, two publishes with one ETag) queue and the later ones
+    /// see the state the first left. Returns the edition as it is now, under that lock.
     fn for_change(
         conn: &mut DbConnection,
         actor: &Principal,
@@ -195,9 +199,30 @@ impl Edition {
     ) -> AppResult<Edition> {
         let edition = Edition::find(conn, code)?;
         actor.require(Permission::ManageCatalogue, &edition.province())?;
+        let mut guarded = diesel::update(catalogue_editions::table.find(code)).into_boxed();
         if let Some(expected) = expected {
             require_revision(expected, edition.revision)?;
+            guarded = guarded.filter(catalogue_editions::revision.eq(expected));
         }
+        let changed = guarded
+            .set((
+                catalogue_editions::revision.eq(catalogue_editions::revision + 1),
+                catalogue_editions::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+        if changed == 0 {
+            let current = Edition::find(conn, code)?;
+            return Err(AppError::PreconditionFailed {
+                current: current.revision,
+            });
+        }
+        Edition::find(conn, code)
+    }
+
+    /// Finds an edition the actor may change, without taking it (dry runs).
+    fn for_check(conn: &mut DbConnection, actor: &Principal, code: &str) -> AppResult<Edition> {
+        let edition = Edition::find(conn, code)?;
+        actor.require(Permission::ManageCatalogue, &edition.province())?;
         Ok(edition)
     }
 
@@ -208,9 +233,12 @@ impl Edition {
         status: Option<EditionStatus>,
         page: PageRequest,
     ) -> AppResult<(Vec<EditionView>, i64)> {
+        // The same rule as `ensure_readable`: drafts of the province the reader's region is.
         let drafts_in = reader
-            .filter(|p| p.can(Permission::ReadCatalogueDrafts))
-            .map(|p| p.region.province());
+            .filter(|p| {
+                p.can(Permission::ReadCatalogueDrafts) && p.region.level() == Level::Province
+            })
+            .map(|p| p.region.clone());
         let query = || {
             let mut q = catalogue_editions::table.into_boxed();
             if let Some(status) = status {
@@ -415,13 +443,8 @@ impl Edition {
     ) -> AppResult<Edition> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
         edition.ensure_draft()?;
-        let stamp = now();
         diesel::update(catalogue_editions::table.find(code))
-            .set((
-                catalogue_editions::title.eq(&patch.title),
-                catalogue_editions::revision.eq(edition.revision + 1),
-                catalogue_editions::updated_at.eq(stamp),
-            ))
+            .set((catalogue_editions::title.eq(&patch.title),))
             .execute(conn)?;
         audit::record(
             conn,
@@ -458,8 +481,6 @@ impl Edition {
             .set((
                 catalogue_editions::status.eq(EditionStatus::Published.as_str()),
                 catalogue_editions::published_at.eq(stamp),
-                catalogue_editions::revision.eq(edition.revision + 1),
-                catalogue_editions::updated_at.eq(stamp),
             ))
             .execute(conn)?;
         audit::record(
@@ -493,8 +514,6 @@ impl Edition {
             .set((
                 catalogue_editions::status.eq(EditionStatus::Retired.as_str()),
                 catalogue_editions::retired_at.eq(stamp),
-                catalogue_editions::revision.eq(edition.revision + 1),
-                catalogue_editions::updated_at.eq(stamp),
             ))
             .execute(conn)?;
         audit::record(
@@ -724,7 +743,8 @@ impl Items {
             current.created_at,
             now(),
         );
-        diesel::update(
+        // The edition lock taken above already queues writers; the guard is the backstop.
+        let changed = diesel::update(
             catalogue_items::table
                 .filter(catalogue_items::edition_code.eq(edition))
                 .filter(catalogue_items::code.eq(code))
@@ -748,6 +768,11 @@ impl Items {
             catalogue_items::updated_at.eq(record.updated_at),
         ))
         .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: current.revision + 1,
+            });
+        }
         audit::record(
             conn,
             actor,
@@ -784,12 +809,18 @@ impl Items {
                 children.join(", ")
             )));
         }
-        diesel::delete(
+        let deleted = diesel::delete(
             catalogue_items::table
                 .filter(catalogue_items::edition_code.eq(edition))
-                .filter(catalogue_items::code.eq(code)),
+                .filter(catalogue_items::code.eq(code))
+                .filter(catalogue_items::revision.eq(current.revision)),
         )
         .execute(conn)?;
+        if deleted == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: current.revision + 1,
+            });
+        }
         audit::record(
             conn,
             actor,
@@ -813,7 +844,11 @@ impl Items {
         rows: Vec<(usize, ItemInput)>,
         dry_run: bool,
     ) -> AppResult<ImportReport> {
-        let ed = Edition::for_change(conn, actor, edition, expected)?;
+        let ed = if dry_run {
+            Edition::for_check(conn, actor, edition)?
+        } else {
+            Edition::for_change(conn, actor, edition, expected)?
+        };
         ed.ensure_draft()?;
         let dict = dictionaries(conn)?;
         let mut errors = Vec::new();
@@ -914,12 +949,6 @@ impl Items {
         for chunk in inserts.chunks(200) {
             crate::insert_batch!(conn, catalogue_items::table, chunk)?;
         }
-        diesel::update(catalogue_editions::table.find(edition))
-            .set((
-                catalogue_editions::revision.eq(ed.revision + 1),
-                catalogue_editions::updated_at.eq(stamp),
-            ))
-            .execute(conn)?;
         audit::record(
             conn,
             actor,

@@ -626,14 +626,23 @@ impl Round {
         require_revision(expected, round.revision)?;
         round.ensure_open()?;
         let stamp = now();
-        diesel::update(claim_rounds::table.find(id))
-            .set((
-                claim_rounds::status.eq("closed"),
-                claim_rounds::closed_at.eq(stamp),
-                claim_rounds::revision.eq(round.revision + 1),
-                claim_rounds::updated_at.eq(stamp),
-            ))
-            .execute(conn)?;
+        let changed = diesel::update(
+            claim_rounds::table
+                .find(id)
+                .filter(claim_rounds::revision.eq(round.revision)),
+        )
+        .set((
+            claim_rounds::status.eq("closed"),
+            claim_rounds::closed_at.eq(stamp),
+            claim_rounds::revision.eq(round.revision + 1),
+            claim_rounds::updated_at.eq(stamp),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: round.revision + 1,
+            });
+        }
         let open: i64 = claims::table
             .filter(claims::round_id.eq(id))
             .filter(claims::state.eq_any([

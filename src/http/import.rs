@@ -105,16 +105,16 @@ pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, A
         .clone();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
-    for record in reader.records() {
+    // Rows are counted by record, not by line: a quoted cell may span several lines.
+    for (index, record) in reader.records().enumerate() {
+        let row = index + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let row = e.position().map(|p| p.line() as usize).unwrap_or(0);
                 errors.push(FieldError::new("row", e.to_string()).in_row(row));
                 continue;
             }
         };
-        let row = record.position().map(|p| p.line() as usize).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }

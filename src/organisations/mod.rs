@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Permission, Principal};
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::{
     etag_value, parse_csv, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page,
     PageParams, ValidJson,
@@ -229,10 +229,23 @@ pub fn parse_organisations(body: &ImportBody) -> AppResult<Vec<(usize, Organisat
             .enumerate()
             .map(|(i, r)| (i + 1, r))
             .collect(),
-        Format::Csv => parse_csv::<OrganisationCsvRow>(&body.bytes)?
-            .into_iter()
-            .map(|(row, r)| (row, r.into()))
-            .collect(),
+        Format::Csv => {
+            let mut errors = Vec::new();
+            let rows = parse_csv::<OrganisationCsvRow>(&body.bytes)?
+                .into_iter()
+                .filter_map(|(row, r)| r.into_input(row, &mut errors).map(|input| (row, input)))
+                .collect();
+            if !errors.is_empty() {
+                return Err(AppError::Malformed {
+                    detail: format!(
+                        "the CSV file has {} problem(s); nothing was written",
+                        errors.len()
+                    ),
+                    errors,
+                });
+            }
+            rows
+        }
     })
 }
 
@@ -242,20 +255,35 @@ pub fn parse_organisations(body: &ImportBody) -> AppResult<Vec<(usize, Organisat
 struct OrganisationCsvRow {
     code: String,
     name: String,
-    kind: OrganisationKind,
+    kind: String,
     #[serde(default, deserialize_with = "crate::http::empty_as_none")]
     sector: Option<String>,
     region: String,
 }
 
-impl From<OrganisationCsvRow> for OrganisationInput {
-    fn from(row: OrganisationCsvRow) -> Self {
-        OrganisationInput {
-            code: row.code,
-            name: row.name,
-            kind: row.kind,
-            sector: row.sector,
-            region: row.region,
-        }
+impl OrganisationCsvRow {
+    /// The kind is read here rather than by serde so that a bad value names its column.
+    fn into_input(self, row: usize, errors: &mut Vec<FieldError>) -> Option<OrganisationInput> {
+        let Some(kind) = OrganisationKind::parse(&self.kind) else {
+            errors.push(
+                FieldError::new(
+                    "kind",
+                    format!(
+                        "{:?} is not a kind; use one of {}",
+                        self.kind,
+                        OrganisationKind::names()
+                    ),
+                )
+                .in_row(row),
+            );
+            return None;
+        };
+        Some(OrganisationInput {
+            code: self.code,
+            name: self.name,
+            kind,
+            sector: self.sector,
+            region: self.region,
+        })
     }
 }

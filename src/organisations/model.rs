@@ -47,6 +47,28 @@ impl OrganisationKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [OrganisationKind; 6] = [
+        OrganisationKind::Department,
+        OrganisationKind::JusticeBureau,
+        OrganisationKind::StaffingOffice,
+        OrganisationKind::ApprovalBureau,
+        OrganisationKind::CountyGovernment,
+        OrganisationKind::TownshipUnit,
+    ];
+
+    /// Reads a kind's name.
+    pub fn parse(name: &str) -> Option<OrganisationKind> {
+        OrganisationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name.trim())
+    }
+
+    /// The kinds' names, for messages.
+    pub fn names() -> String {
+        OrganisationKind::ALL.map(|k| k.as_str()).join(", ")
+    }
+
     /// The level of region an organisation of this kind belongs to.
     pub fn region_level(self) -> Level {
         match self {
@@ -81,14 +103,12 @@ pub struct Organisation {
 }
 
 /// A new organisation, or the full new state of one.
-#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganisationInput {
     /// Stable code: 2–64 of `a-z`, `0-9`, `-`.
-    #[validate(length(min = 2, max = 64), regex(path = *ORG_CODE, message = "must be lowercase letters, digits and hyphens"))]
     pub code: String,
-    /// Name.
-    #[validate(length(min = 1, max = 100))]
+    /// Name, 1–100 characters.
     pub name: String,
     /// Kind.
     pub kind: OrganisationKind,
@@ -97,6 +117,13 @@ pub struct OrganisationInput {
     pub sector: Option<String>,
     /// The county (or, for township units, township) division code.
     pub region: String,
+}
+
+/// Every rule is checked in [`OrganisationInput::check`], so that one answer lists them all.
+impl Validate for OrganisationInput {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
 }
 
 static ORG_CODE: std::sync::LazyLock<regex::Regex> =
@@ -133,8 +160,14 @@ impl OrganisationInput {
         region_exists: bool,
     ) -> Result<RegionCode, Vec<FieldError>> {
         let mut errors = Vec::new();
-        if let Err(AppError::Validation { errors: list, .. }) = crate::http::validate(self) {
-            errors.extend(list);
+        if !(2..=64).contains(&self.code.len()) || !ORG_CODE.is_match(&self.code) {
+            errors.push(FieldError::new(
+                "code",
+                "must be 2 to 64 lowercase letters, digits and hyphens",
+            ));
+        }
+        if !(1..=100).contains(&self.name.trim().chars().count()) {
+            errors.push(FieldError::new("name", "must be 1 to 100 characters"));
         }
         match (&self.sector, self.kind) {
             (None, OrganisationKind::Department) => {
@@ -236,6 +269,9 @@ impl Organisation {
         actor: &Principal,
         input: OrganisationInput,
     ) -> AppResult<Organisation> {
+        if let Ok(region) = RegionCode::parse(&input.region) {
+            actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
+        }
         let sectors = known_sectors(conn)?;
         let exists = region_exists(conn, &input.region)?;
         let region = input
@@ -362,7 +398,17 @@ impl Organisation {
         let region = current.region();
         actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
         require_revision(expected_revision, current.revision)?;
-        diesel::delete(organisations::table.find(code)).execute(conn)?;
+        let deleted = diesel::delete(
+            organisations::table
+                .find(code)
+                .filter(organisations::revision.eq(current.revision)),
+        )
+        .execute(conn)?;
+        if deleted == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: current.revision + 1,
+            });
+        }
         audit::record(
             conn,
             actor,
@@ -460,6 +506,47 @@ impl Organisation {
                 );
             }
         }
+        // Names must stay unique per region against what is stored too. A name held by an
+        // organisation that this import renames is free (a swap); any other is taken.
+        let import_regions: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
+        let mut stored_names: HashMap<(String, String), String> = HashMap::new();
+        for chunk in import_regions.chunks(500) {
+            for (code, region, name) in organisations::table
+                .filter(organisations::region_code.eq_any(chunk))
+                .select((
+                    organisations::code,
+                    organisations::region_code,
+                    organisations::name,
+                ))
+                .load::<(String, String, String)>(conn)?
+            {
+                stored_names.insert((region, name), code);
+            }
+        }
+        let renamed_away: HashMap<&str, &str> = rows
+            .iter()
+            .map(|(_, r)| (r.code.as_str(), r.name.as_str()))
+            .collect();
+        for (row, input) in &rows {
+            if let Some(holder) = stored_names.get(&(input.region.clone(), input.name.clone())) {
+                let freed = renamed_away
+                    .get(holder.as_str())
+                    .is_some_and(|new| *new != input.name);
+                if holder != &input.code && !freed {
+                    errors.push(
+                        FieldError::new(
+                            "name",
+                            format!(
+                                "{} already has an organisation named {} ({holder})",
+                                input.region, input.name
+                            ),
+                        )
+                        .in_row(*row),
+                    );
+                }
+            }
+        }
+        errors.sort_by_key(|e| e.row);
         AppError::check(errors).map_err(|e| match e {
             AppError::Validation { errors, .. } => AppError::Validation {
                 detail: format!(
@@ -472,6 +559,20 @@ impl Organisation {
         })?;
         let mut report = ImportReport::new(dry_run, rows.len());
         let stamp = now();
+        if !dry_run {
+            // Renames go through a placeholder first, so that swapping two names within one
+            // import never collides with the unique key half way.
+            for (_, input) in &rows {
+                if let Some(old) = existing
+                    .get(&input.code)
+                    .filter(|old| old.name != input.name)
+                {
+                    diesel::update(organisations::table.find(&old.code))
+                        .set(organisations::name.eq(format!("\u{1}{}", old.code)))
+                        .execute(conn)?;
+                }
+            }
+        }
         for (_, input) in &rows {
             match existing.get(&input.code) {
                 None => {
@@ -515,7 +616,7 @@ impl Organisation {
                 }
             }
         }
-        if !dry_run && report.rows > 0 {
+        if !dry_run && report.created + report.updated > 0 {
             let audit_region = scope.cloned().unwrap_or_else(|| actor.region.clone());
             audit::record(
                 conn,

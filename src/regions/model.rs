@@ -227,6 +227,9 @@ impl Region {
                 }
             }
         }
+        if rows.is_empty() {
+            errors.push(FieldError::new("body", "the file has no regions"));
+        }
         errors.sort_by_key(|e| e.row);
         if !errors.is_empty() {
             return Err(AppError::Validation {
@@ -259,7 +262,7 @@ impl Region {
                 }
             }
         }
-        if dry_run {
+        if dry_run || report.created + report.updated == 0 {
             return Ok(report);
         }
         for chunk in created.chunks(500) {

@@ -15,6 +15,7 @@ use serde_json::Value;
 const ITEMS: usize = 400;
 const IMPORT_RUNS: usize = 10;
 const LIST_RUNS: usize = 50;
+const DOMAINS: [&str; 4] = ["城乡建设", "市容环境", "生态环境", "农业农村"];
 
 fn edition_items() -> Value {
     let categories = ["01", "02", "02", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"];
@@ -29,7 +30,7 @@ fn edition_items() -> Value {
                 "source": if delegable { "delegable" } else { "statutory" },
                 "delegation_mode": if delegable { Some(if i % 2 == 0 { "direct" } else { "entrusted" }) } else { None },
                 "sector": sectors[i % sectors.len()],
-                "domain": ["城乡建设", "市容环境", "生态环境", "农业农村"][i % 4],
+                "domain": DOMAINS[i % DOMAINS.len()],
                 "legal_basis": [
                     {"law": "《中华人民共和国城乡规划法》", "article": "第六十五条", "excerpt": "在乡、村庄规划区内未依法取得乡村建设规划许可证或者未按照乡村建设规划许可证的规定进行建设的，由乡、镇人民政府责令停止建设、限期改正"},
                     {"law": "《四川省城乡规划条例》", "article": "第七十二条", "excerpt": "由乡镇人民政府责令停止建设、限期改正；逾期不改正的，可以拆除"}

@@ -76,6 +76,19 @@ fn scenario(app: &TestApp) {
         ),
         200,
     );
+    // The item writes moved the edition on: the ETag from its creation is stale (a
+    // refused write that leaves nothing), so the rename uses the edition as it is now.
+    expect_problem(
+        app.send(
+            Method::PUT,
+            "/api/v1/catalogue/editions/2027",
+            &admin,
+            Some(&edition_etag),
+            &json!({"title": "过时的标题"}),
+        ),
+        412,
+    );
+    let edition_etag = app.etag("/api/v1/catalogue/editions/2027", &admin);
     let response = app.send(
         Method::PUT,
         "/api/v1/catalogue/editions/2027",

@@ -10,12 +10,14 @@ pub mod claims;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod duties;
 pub mod error;
 pub mod health;
 pub mod http;
 pub mod openapi;
 pub mod organisations;
 pub mod regions;
+pub mod text;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -78,6 +80,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     organisations::routes(cfg);
     catalogue::routes(cfg);
     claims::routes(cfg);
+    duties::routes(cfg);
     audit::routes(cfg);
 }
 

@@ -7,7 +7,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, catalogue, claims, error, health, http, organisations, regions};
+use crate::{audit, catalogue, claims, duties, error, health, http, organisations, regions};
 
 /// The whole API.
 #[derive(OpenApi)]
@@ -65,6 +65,21 @@ use crate::{audit, catalogue, claims, error, health, http, organisations, region
         claims::get_claim,
         claims::reopen_claim,
         claims::get_power_set,
+        duties::get_duty_list,
+        duties::list_matters,
+        duties::create_matter,
+        duties::get_matter,
+        duties::update_matter,
+        duties::delete_matter,
+        duties::import_duty_list,
+        duties::export_duty_list,
+        duties::get_duty_statistics,
+        duties::lookup_duties,
+        duties::request_admission,
+        duties::list_admissions,
+        duties::get_admission,
+        duties::accept_admission,
+        duties::reject_admission,
         audit::list_audit_events,
         audit::verify_audit_chain,
     ),
@@ -76,6 +91,7 @@ use crate::{audit, catalogue, claims, error, health, http, organisations, region
         (name = "organisations", description = "County departments, reviewers, governments and township units"),
         (name = "catalogue", description = "The province catalogue of statutory and delegable powers, in editions"),
         (name = "claims", description = "Two-way claiming rounds, claims, statistics and township power sets"),
+        (name = "duties", description = "屬地管理 responsibility lists: lead and supporting duties, duty admission, dispatch lookup"),
         (name = "public", description = "Published material, no token"),
         (name = "audit", description = "The hash-chained audit trail")
     )

@@ -200,6 +200,24 @@ impl Principal {
         Ok(())
     }
 
+    /// 403 unless the caller holds `permission` and its region contains `region` or lies
+    /// inside it (a township clerk reading its county's list).
+    pub fn require_related(
+        &self,
+        permission: Permission,
+        region: &RegionCode,
+    ) -> Result<(), AppError> {
+        self.require_any(permission)?;
+        if self.region.contains(region) || region.contains(&self.region) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "your token acts in region {}, not in {}",
+                self.region, region
+            )))
+        }
+    }
+
     /// 403 unless the caller holds `permission` somewhere (for lists it then filters by scope).
     pub fn require_any(&self, permission: Permission) -> Result<(), AppError> {
         if self.can(permission) {

@@ -86,6 +86,12 @@ pub enum Permission {
     ConfirmClaims,
     /// Read rounds, claims, statistics and power sets.
     ReadClaims,
+    /// Edit a county's responsibility list and decide admission requests.
+    ManageDutyList,
+    /// Read a county's responsibility list working copy.
+    ReadDutyList,
+    /// Ask for a matter to be admitted to the list.
+    RequestDutyAdmission,
 }
 
 impl Permission {
@@ -102,6 +108,9 @@ impl Permission {
             Permission::AnswerClaims => "answering claims for a township",
             Permission::ConfirmClaims => "confirming or returning claims for a department",
             Permission::ReadClaims => "reading claims",
+            Permission::ManageDutyList => "editing the responsibility list",
+            Permission::ReadDutyList => "reading the responsibility list",
+            Permission::RequestDutyAdmission => "requesting a duty admission",
         }
     }
 }
@@ -124,5 +133,9 @@ pub fn grants(role: Role, permission: Permission) -> bool {
             role,
             CountyCompiler | TownshipClerk | DepartmentOfficer | Auditor
         ),
+        ManageDutyList => role == CountyCompiler,
+        // Everyone of the county works with its list; the province catalogue team does not.
+        ReadDutyList => role != CatalogueAdmin,
+        RequestDutyAdmission => role == DepartmentOfficer,
     }
 }

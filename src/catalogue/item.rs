@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::db::schema::catalogue_items;
 use crate::error::{AppResult, FieldError};
+use crate::http::separator_problem;
 
 /// Where a power comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -215,18 +216,6 @@ fn sorted(set: &HashSet<String>) -> String {
     let mut v: Vec<&str> = set.iter().map(String::as_str).collect();
     v.sort_unstable();
     v.join(", ")
-}
-
-/// List entries travel through CSV as one line each, with `|` between parts: an entry
-/// holding either would not come back the same, so it is refused when written.
-fn separator_problem(text: &str) -> Option<String> {
-    if text.contains(['\n', '\r']) {
-        Some("must be one line; make each entry its own list element".into())
-    } else if text.contains(['|', '｜']) {
-        Some("must not contain '|' or '｜' (they separate the parts of an entry in CSV)".into())
-    } else {
-        None
-    }
 }
 
 impl ItemInput {

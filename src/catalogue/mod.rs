@@ -10,7 +10,9 @@ pub use item::{DelegationMode, Item, ItemInput, ItemRecord, LegalBasis, Responsi
 pub use model::{
     dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition,
 };
-pub use transfer::{parse_items, EditionExport, ItemsDocument};
+pub use transfer::{
+    legal_basis_cell, legal_basis_from_cell, parse_items, EditionExport, ItemsDocument,
+};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{delete, get, post, put, web, HttpResponse};

@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 use super::item::{Item, ItemInput, LegalBasis, Responsibility};
 use super::model::EditionView;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{parse_csv, write_csv, Format, ImportBody};
+use crate::http::{
+    cell_flag, cell_lines, cell_optional, cell_parts, parse_csv, write_csv, Format, ImportBody,
+};
 
 /// A whole edition as a JSON document (export), or its items (import).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,41 +61,47 @@ struct ItemCsvRow {
     parent_code: String,
 }
 
-fn lines(cell: &str) -> impl Iterator<Item = &str> {
-    cell.lines().map(str::trim).filter(|l| !l.is_empty())
+/// Reads a legal-basis cell: one `law|article|excerpt` per line.
+pub fn legal_basis_from_cell(cell: &str, mut bad: impl FnMut(String)) -> Vec<LegalBasis> {
+    cell_lines(cell)
+        .map(|line| {
+            let p = cell_parts(line);
+            if p.len() > 3 {
+                bad(format!(
+                    "{line:?} has more than three parts (law|article|excerpt)"
+                ));
+            }
+            LegalBasis {
+                law: p.first().copied().unwrap_or("").into(),
+                article: p.get(1).copied().unwrap_or("").into(),
+                excerpt: p.get(2).copied().unwrap_or("").into(),
+            }
+        })
+        .collect()
 }
 
-fn parts(line: &str) -> Vec<&str> {
-    line.split(['|', '｜']).map(str::trim).collect()
-}
-
-fn optional(cell: String) -> Option<String> {
-    let t = cell.trim();
-    (!t.is_empty()).then(|| t.to_string())
+/// Writes a legal-basis cell; empty trailing parts are left out.
+pub fn legal_basis_cell(basis: &[LegalBasis]) -> String {
+    basis
+        .iter()
+        .map(|b| {
+            let mut parts = vec![b.law.as_str(), b.article.as_str(), b.excerpt.as_str()];
+            while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
+                parts.pop();
+            }
+            parts.join("|")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl ItemCsvRow {
     fn into_input(self, row: usize, errors: &mut Vec<FieldError>) -> ItemInput {
         let mut bad =
             |field: &str, message: String| errors.push(FieldError::new(field, message).in_row(row));
-        let legal_basis = lines(&self.legal_basis)
-            .map(|line| {
-                let p = parts(line);
-                if p.len() > 3 {
-                    bad(
-                        "legal_basis",
-                        format!("{line:?} has more than three parts (law|article|excerpt)"),
-                    );
-                }
-                LegalBasis {
-                    law: p.first().copied().unwrap_or("").into(),
-                    article: p.get(1).copied().unwrap_or("").into(),
-                    excerpt: p.get(2).copied().unwrap_or("").into(),
-                }
-            })
-            .collect();
-        let responsibilities = lines(&self.responsibilities)
-            .map(|line| match parts(line).as_slice() {
+        let legal_basis = legal_basis_from_cell(&self.legal_basis, |m| bad("legal_basis", m));
+        let responsibilities = cell_lines(&self.responsibilities)
+            .map(|line| match cell_parts(line).as_slice() {
                 [stage, duty] => Responsibility {
                     stage: (*stage).into(),
                     duty: (*duty).into(),
@@ -120,43 +128,29 @@ impl ItemCsvRow {
                 }
             },
         };
-        let high_frequency = match self.high_frequency.trim().to_lowercase().as_str() {
-            "" | "false" | "0" | "no" | "n" | "否" => false,
-            "true" | "1" | "yes" | "y" | "是" => true,
-            other => {
-                bad(
-                    "high_frequency",
-                    format!("{other:?} must be true or false (是/否)"),
-                );
-                false
-            }
-        };
+        let high_frequency = cell_flag(&self.high_frequency).unwrap_or_else(|message| {
+            bad("high_frequency", message);
+            false
+        });
         ItemInput {
             code: self.code,
             name: self.name,
             category: self.category,
             source: self.source,
-            delegation_mode: optional(self.delegation_mode),
+            delegation_mode: cell_optional(self.delegation_mode),
             sector: self.sector,
             domain: self.domain,
             legal_basis,
             responsibilities,
-            accountability: lines(&self.accountability).map(String::from).collect(),
+            accountability: cell_lines(&self.accountability).map(String::from).collect(),
             time_limit_days,
             high_frequency,
-            service_guide: optional(self.service_guide),
-            parent_code: optional(self.parent_code),
+            service_guide: cell_optional(self.service_guide),
+            parent_code: cell_optional(self.parent_code),
         }
     }
 
     fn from_input(input: &ItemInput) -> ItemCsvRow {
-        let join = |parts: &[&str]| {
-            let mut parts = parts.to_vec();
-            while parts.len() > 1 && parts.last().is_some_and(|p| p.is_empty()) {
-                parts.pop();
-            }
-            parts.join("|")
-        };
         ItemCsvRow {
             code: input.code.clone(),
             name: input.name.clone(),
@@ -165,12 +159,7 @@ impl ItemCsvRow {
             delegation_mode: input.delegation_mode.clone().unwrap_or_default(),
             sector: input.sector.clone(),
             domain: input.domain.clone(),
-            legal_basis: input
-                .legal_basis
-                .iter()
-                .map(|b| join(&[&b.law, &b.article, &b.excerpt]))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            legal_basis: legal_basis_cell(&input.legal_basis),
             responsibilities: input
                 .responsibilities
                 .iter()

@@ -301,15 +301,7 @@ fn county_of(code: &str) -> AppResult<RegionCode> {
 /// Who may read a county's rounds: county roles in scope, and the clerks of its townships
 /// (who then see their own township only).
 pub fn ensure_can_read(reader: &Principal, county: &RegionCode) -> AppResult<()> {
-    reader.require_any(Permission::ReadClaims)?;
-    if reader.region.contains(county) || county.contains(&reader.region) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "your token acts in region {}, not in {county}",
-            reader.region
-        )))
-    }
+    reader.require_related(Permission::ReadClaims, county)
 }
 
 /// The township a reader is confined to, if any.

@@ -153,6 +153,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    duty_lists (county_code) {
+        county_code -> Text,
+        revision -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    duty_matters (id) {
+        id -> BigInt,
+        county_code -> Text,
+        code -> Text,
+        name -> Text,
+        search_text -> Text,
+        domain -> Text,
+        legal_basis -> Text,
+        township_duties -> Text,
+        one_matter -> Bool,
+        lead_response_minutes -> Nullable<Integer>,
+        support_arrival_minutes -> Nullable<Integer>,
+        notes -> Nullable<Text>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    duty_departments (matter_id, org_code) {
+        matter_id -> BigInt,
+        county_code -> Text,
+        org_code -> Text,
+        role -> Text,
+        position -> Integer,
+        duties -> Text,
+    }
+}
+
+diesel::table! {
+    duty_admissions (id) {
+        id -> BigInt,
+        county_code -> Text,
+        org_code -> Text,
+        requested_by -> Text,
+        proposal -> Text,
+        justification -> Text,
+        status -> Text,
+        decision_reason -> Nullable<Text>,
+        matter_code -> Nullable<Text>,
+        decided_by -> Nullable<Text>,
+        revision -> BigInt,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(organisations -> regions (region_code));
 diesel::joinable!(claims -> claim_rounds (round_id));
 diesel::joinable!(claims -> catalogue_items (item_id));
@@ -173,4 +230,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     claim_rounds,
     claims,
     claim_events,
+    duty_lists,
+    duty_matters,
+    duty_departments,
+    duty_admissions,
 );

@@ -211,3 +211,40 @@ where
         Some(text) => text.parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
+
+/// The entries of a list cell: one per line, blank lines skipped.
+pub fn cell_lines(cell: &str) -> impl Iterator<Item = &str> {
+    cell.lines().map(str::trim).filter(|l| !l.is_empty())
+}
+
+/// The parts of one entry, separated by `|` (or the full-width `｜`).
+pub fn cell_parts(line: &str) -> Vec<&str> {
+    line.split(['|', '｜']).map(str::trim).collect()
+}
+
+/// An optional cell: empty means none.
+pub fn cell_optional(cell: String) -> Option<String> {
+    let t = cell.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+/// Reads a yes/no cell (true/false, 1/0, yes/no, 是/否); empty is no.
+pub fn cell_flag(cell: &str) -> Result<bool, String> {
+    match cell.trim().to_lowercase().as_str() {
+        "" | "false" | "0" | "no" | "n" | "否" => Ok(false),
+        "true" | "1" | "yes" | "y" | "是" => Ok(true),
+        other => Err(format!("{other:?} must be true or false (是/否)")),
+    }
+}
+
+/// List entries travel through CSV as one line each, with `|` between parts: an entry
+/// holding either would not come back the same, so it is refused when written.
+pub fn separator_problem(text: &str) -> Option<String> {
+    if text.contains(['\n', '\r']) {
+        Some("must be one line; make each entry its own list element".into())
+    } else if text.contains(['|', '｜']) {
+        Some("must not contain '|' or '｜' (they separate the parts of an entry in CSV)".into())
+    } else {
+        None
+    }
+}

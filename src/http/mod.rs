@@ -10,7 +10,8 @@ mod request_id;
 pub use body::{validate, BodyLimits, ValidJson};
 pub use concurrency::{etag_value, require_revision, IfMatch};
 pub use import::{
-    empty_as_none, parse_csv, write_csv, Format, ImportBody, ImportParams, ImportReport,
+    cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, separator_problem,
+    write_csv, Format, ImportBody, ImportParams, ImportReport,
 };
 pub use pagination::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use request_id::request_id;

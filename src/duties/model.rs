@@ -1,0 +1,892 @@
+//! The responsibility list's working copy: matters, their departments, the list's
+//! revision, and the rules every matter obeys.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::{Permission, Principal};
+use crate::catalogue::LegalBasis;
+use crate::db::schema::{duty_departments, duty_lists, duty_matters, organisations};
+use crate::db::{now, DbConnection};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::{require_revision, separator_problem, ImportReport, PageRequest};
+use crate::organisations::OrganisationKind;
+use crate::regions::{Level, RegionCode};
+use crate::text::{search_terms, searchable};
+
+/// A department and what it must do for a matter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentDuties {
+    /// Organisation code of a department of the county.
+    pub department: String,
+    /// Its duties (主體責任 for the lead, 配合責任 for a supporter), one per entry.
+    #[serde(default)]
+    pub duties: Vec<String>,
+}
+
+/// A matter as submitted (create, replace, import, admission) and as compared by diffs.
+/// Its rules are checked against the county in [`MatterInput::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct MatterInput {
+    /// Code, unique in the county's list: uppercase letters, digits and hyphens.
+    pub code: String,
+    /// Name of the matter, e.g. 餐飲服務業油煙污染的監管.
+    pub name: String,
+    /// Domain, e.g. 生態環境.
+    pub domain: String,
+    /// Legal basis (law, article, excerpt), at least one.
+    #[serde(default)]
+    pub legal_basis: Vec<LegalBasis>,
+    /// The one lead department (牽頭) with its duties.
+    pub lead: DepartmentDuties,
+    /// Supporting departments (配合) with theirs.
+    #[serde(default)]
+    pub supporters: Vec<DepartmentDuties>,
+    /// The township's duties (屬地責任): patrol, discover and report, persuade...
+    #[serde(default)]
+    pub township_duties: Vec<String>,
+    /// Handled as one joint case (一件事).
+    #[serde(default)]
+    pub one_matter: bool,
+    /// Minutes within which the lead responds, where the county sets it.
+    #[serde(default)]
+    pub lead_response_minutes: Option<i32>,
+    /// Minutes within which supporters are on site, where the county sets it.
+    #[serde(default)]
+    pub support_arrival_minutes: Option<i32>,
+    /// Notes.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// A department of a matter as read, with its name.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct DepartmentRole {
+    /// Organisation code.
+    pub department: String,
+    /// Its name.
+    pub name: String,
+    /// Its duties.
+    pub duties: Vec<String>,
+}
+
+/// A matter of a county's list as read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Matter {
+    /// The county.
+    pub county: String,
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Domain.
+    pub domain: String,
+    /// Legal basis.
+    pub legal_basis: Vec<LegalBasis>,
+    /// The lead department.
+    pub lead: DepartmentRole,
+    /// Supporting departments.
+    pub supporters: Vec<DepartmentRole>,
+    /// The township's duties.
+    pub township_duties: Vec<String>,
+    /// Handled as one joint case.
+    pub one_matter: bool,
+    /// Lead response time, minutes.
+    pub lead_response_minutes: Option<i32>,
+    /// Supporters on site, minutes.
+    pub support_arrival_minutes: Option<i32>,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Revision, also the ETag.
+    pub revision: i64,
+    /// Created, UTC.
+    pub created_at: NaiveDateTime,
+    /// Last changed, UTC.
+    pub updated_at: NaiveDateTime,
+}
+
+impl Matter {
+    /// The content, as it would be submitted.
+    pub fn content(&self) -> MatterInput {
+        let duties = |r: &DepartmentRole| DepartmentDuties {
+            department: r.department.clone(),
+            duties: r.duties.clone(),
+        };
+        MatterInput {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            domain: self.domain.clone(),
+            legal_basis: self.legal_basis.clone(),
+            lead: duties(&self.lead),
+            supporters: self.supporters.iter().map(duties).collect(),
+            township_duties: self.township_duties.clone(),
+            one_matter: self.one_matter,
+            lead_response_minutes: self.lead_response_minutes,
+            support_arrival_minutes: self.support_arrival_minutes,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = duty_matters)]
+struct MatterRow {
+    id: i64,
+    county_code: String,
+    code: String,
+    name: String,
+    domain: String,
+    legal_basis: String,
+    township_duties: String,
+    one_matter: bool,
+    lead_response_minutes: Option<i32>,
+    support_arrival_minutes: Option<i32>,
+    notes: Option<String>,
+    revision: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = duty_matters)]
+struct NewMatterRow<'a> {
+    county_code: &'a str,
+    code: &'a str,
+    name: &'a str,
+    search_text: String,
+    domain: &'a str,
+    legal_basis: String,
+    township_duties: String,
+    one_matter: bool,
+    lead_response_minutes: Option<i32>,
+    support_arrival_minutes: Option<i32>,
+    notes: Option<&'a str>,
+    revision: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = duty_departments)]
+struct DepartmentRow {
+    matter_id: i64,
+    county_code: String,
+    org_code: String,
+    role: &'static str,
+    position: i32,
+    duties: String,
+}
+
+/// The working copy's header: its revision moves on with every change of any matter.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DutyList {
+    /// The county.
+    pub county: String,
+    /// Revision, also the ETag (0 before the first matter).
+    pub revision: i64,
+    /// Matters in the list.
+    pub matters: i64,
+    /// Last changed, UTC.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Filters on the matter list.
+#[derive(Debug, Clone, Default)]
+pub struct MatterFilter {
+    /// Domain.
+    pub domain: Option<String>,
+    /// Lead department code.
+    pub lead: Option<String>,
+    /// Supporting department code.
+    pub supporter: Option<String>,
+    /// One-matter flag.
+    pub one_matter: Option<bool>,
+    /// Text in the name, in either script.
+    pub q: Option<String>,
+}
+
+static MATTER_CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"^[A-Z0-9]+(-[A-Z0-9]+)*$").expect("valid regex")
+});
+
+/// The county's departments: code → name, for the rules and for names in answers.
+pub(super) fn county_departments(
+    conn: &mut DbConnection,
+    county: &RegionCode,
+) -> AppResult<HashMap<String, String>> {
+    Ok(organisations::table
+        .filter(organisations::region_code.eq(county.as_str()))
+        .filter(organisations::kind.eq(OrganisationKind::Department.as_str()))
+        .select((organisations::code, organisations::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+fn check_entries(field: &str, entries: &[String], required: bool, errors: &mut Vec<FieldError>) {
+    if required && entries.is_empty() {
+        errors.push(FieldError::new(field, "needs at least one entry"));
+    }
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("{field}[{i}]"),
+                "must not be empty",
+            ));
+        } else if let Some(message) = separator_problem(entry) {
+            errors.push(FieldError::new(format!("{field}[{i}]"), message));
+        }
+    }
+}
+
+impl MatterInput {
+    /// Trims text, so that stored content is canonical.
+    pub fn normalise(&mut self) {
+        let trim = |s: &mut String| *s = s.trim().to_string();
+        trim(&mut self.code);
+        trim(&mut self.name);
+        trim(&mut self.domain);
+        trim(&mut self.lead.department);
+        self.lead.duties.iter_mut().for_each(trim);
+        for s in &mut self.supporters {
+            trim(&mut s.department);
+            s.duties.iter_mut().for_each(trim);
+        }
+        self.township_duties.iter_mut().for_each(trim);
+        for b in &mut self.legal_basis {
+            trim(&mut b.law);
+            trim(&mut b.article);
+            trim(&mut b.excerpt);
+        }
+        if self.notes.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            self.notes = None;
+        }
+    }
+
+    /// Every rule a matter obeys on its own; `departments` are the county's.
+    pub fn check(
+        &self,
+        county: &RegionCode,
+        departments: &HashMap<String, String>,
+    ) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !(1..=32).contains(&self.code.len()) || !MATTER_CODE.is_match(&self.code) {
+            errors.push(FieldError::new(
+                "code",
+                format!(
+                    "{:?} must be 1–32 uppercase letters, digits and single hyphens, e.g. SD-001",
+                    self.code
+                ),
+            ));
+        }
+        if !(1..=200).contains(&self.name.chars().count()) {
+            errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+        }
+        if !(1..=50).contains(&self.domain.chars().count()) {
+            errors.push(FieldError::new("domain", "must be 1 to 50 characters"));
+        }
+        if self.legal_basis.is_empty() {
+            errors.push(FieldError::new(
+                "legal_basis",
+                "at least one legal basis is required",
+            ));
+        }
+        for (i, basis) in self.legal_basis.iter().enumerate() {
+            if basis.law.is_empty() {
+                errors.push(FieldError::new(
+                    format!("legal_basis[{i}].law"),
+                    "must name the law or regulation",
+                ));
+            }
+            for (part, text) in [
+                ("law", &basis.law),
+                ("article", &basis.article),
+                ("excerpt", &basis.excerpt),
+            ] {
+                if let Some(message) = separator_problem(text) {
+                    errors.push(FieldError::new(format!("legal_basis[{i}].{part}"), message));
+                }
+            }
+        }
+        let mut department = |field: &str, code: &str| {
+            if !departments.contains_key(code) {
+                errors.push(FieldError::new(
+                    field,
+                    format!("{code:?} is not a department of county {county}"),
+                ));
+            }
+        };
+        department("lead.department", &self.lead.department);
+        for (i, s) in self.supporters.iter().enumerate() {
+            department(&format!("supporters[{i}].department"), &s.department);
+        }
+        check_entries("lead.duties", &self.lead.duties, true, &mut errors);
+        let mut seen = HashSet::new();
+        for (i, s) in self.supporters.iter().enumerate() {
+            if s.department == self.lead.department {
+                errors.push(FieldError::new(
+                    format!("supporters[{i}].department"),
+                    format!(
+                        "{} leads this matter, so it cannot also support it",
+                        s.department
+                    ),
+                ));
+            } else if !seen.insert(&s.department) {
+                errors.push(FieldError::new(
+                    format!("supporters[{i}].department"),
+                    format!("{} is listed twice", s.department),
+                ));
+            }
+            check_entries(
+                &format!("supporters[{i}].duties"),
+                &s.duties,
+                true,
+                &mut errors,
+            );
+        }
+        check_entries("township_duties", &self.township_duties, true, &mut errors);
+        for (field, minutes) in [
+            ("lead_response_minutes", self.lead_response_minutes),
+            ("support_arrival_minutes", self.support_arrival_minutes),
+        ] {
+            if minutes.is_some_and(|m| !(1..=10080).contains(&m)) {
+                errors.push(FieldError::new(
+                    field,
+                    "must be between 1 and 10080 minutes",
+                ));
+            }
+        }
+        errors
+    }
+}
+
+/// The county a path names.
+pub fn county_code(code: &str) -> AppResult<RegionCode> {
+    let region =
+        RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such county: {e}")))?;
+    if region.level() != Level::County {
+        return Err(AppError::NotFound(format!("{region} is not a county")));
+    }
+    Ok(region)
+}
+
+/// Matter queries and changes of one county's working copy.
+pub struct DutyLists;
+
+fn entity(county: &RegionCode, code: &str) -> String {
+    format!("{county}/{code}")
+}
+
+impl DutyLists {
+    /// The list's header.
+    pub fn header(conn: &mut DbConnection, county: &RegionCode) -> AppResult<DutyList> {
+        let row: Option<(i64, NaiveDateTime)> = duty_lists::table
+            .find(county.as_str())
+            .select((duty_lists::revision, duty_lists::updated_at))
+            .first(conn)
+            .optional()?;
+        let matters = duty_matters::table
+            .filter(duty_matters::county_code.eq(county.as_str()))
+            .count()
+            .get_result(conn)?;
+        Ok(DutyList {
+            county: county.to_string(),
+            revision: row.map(|r| r.0).unwrap_or(0),
+            matters,
+            updated_at: row.map(|r| r.1),
+        })
+    }
+
+    /// Takes the list for a change: checks the right, then moves the list's revision on
+    /// (creating the list on its first change). The UPDATE holds the row until commit, so
+    /// changes of one county's list queue; `expected` guards whole-list writes.
+    fn for_change(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        expected: Option<i64>,
+    ) -> AppResult<()> {
+        actor.require(Permission::ManageDutyList, county)?;
+        let stamp = now();
+        let mut update = diesel::update(duty_lists::table.find(county.as_str())).into_boxed();
+        if let Some(expected) = expected {
+            update = update.filter(duty_lists::revision.eq(expected));
+        }
+        let changed = update
+            .set((
+                duty_lists::revision.eq(duty_lists::revision + 1),
+                duty_lists::updated_at.eq(stamp),
+            ))
+            .execute(conn)?;
+        if changed == 1 {
+            return Ok(());
+        }
+        let current = DutyLists::header(conn, county)?.revision;
+        match expected {
+            Some(expected) if current != 0 || expected != 0 => {
+                require_revision(expected, current)?;
+                Err(AppError::PreconditionFailed { current })
+            }
+            _ if current == 0 => {
+                diesel::insert_into(duty_lists::table)
+                    .values((
+                        duty_lists::county_code.eq(county.as_str()),
+                        duty_lists::revision.eq(1),
+                        duty_lists::updated_at.eq(stamp),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            }
+            _ => Err(AppError::PreconditionFailed { current }),
+        }
+    }
+
+    /// A page of matters in code order.
+    pub fn list(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        filter: &MatterFilter,
+        page: PageRequest,
+    ) -> AppResult<(Vec<Matter>, i64)> {
+        let county_str = county.to_string();
+        let query = || {
+            let mut q = duty_matters::table
+                .filter(duty_matters::county_code.eq(county_str.clone()))
+                .into_boxed();
+            if let Some(v) = &filter.domain {
+                q = q.filter(duty_matters::domain.eq(v.clone()));
+            }
+            if let Some(v) = filter.one_matter {
+                q = q.filter(duty_matters::one_matter.eq(v));
+            }
+            for (org, role) in [(&filter.lead, "lead"), (&filter.supporter, "support")] {
+                if let Some(org) = org {
+                    q = q.filter(
+                        duty_matters::id.eq_any(
+                            duty_departments::table
+                                .filter(duty_departments::org_code.eq(org.clone()))
+                                .filter(duty_departments::role.eq(role))
+                                .select(duty_departments::matter_id),
+                        ),
+                    );
+                }
+            }
+            for term in filter.q.as_deref().map(search_terms).unwrap_or_default() {
+                q = q.filter(
+                    duty_matters::search_text
+                        .like(crate::db::like_pattern(&term))
+                        .escape('\\'),
+                );
+            }
+            q
+        };
+        let total = query().count().get_result(conn)?;
+        let rows = query()
+            .order(duty_matters::code.asc())
+            .limit(page.size)
+            .offset(page.offset())
+            .select(MatterRow::as_select())
+            .load(conn)?;
+        Ok((DutyLists::assemble(conn, rows)?, total))
+    }
+
+    /// Every matter of the list, in code order.
+    pub fn all(conn: &mut DbConnection, county: &RegionCode) -> AppResult<Vec<Matter>> {
+        let rows = duty_matters::table
+            .filter(duty_matters::county_code.eq(county.as_str()))
+            .order(duty_matters::code.asc())
+            .select(MatterRow::as_select())
+            .load(conn)?;
+        DutyLists::assemble(conn, rows)
+    }
+
+    /// One matter.
+    pub fn find(conn: &mut DbConnection, county: &RegionCode, code: &str) -> AppResult<Matter> {
+        let row = DutyLists::find_row(conn, county, code)?
+            .ok_or_else(|| AppError::NotFound(format!("county {county} has no matter {code}")))?;
+        Ok(DutyLists::assemble(conn, vec![row])?.remove(0))
+    }
+
+    fn find_row(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        code: &str,
+    ) -> AppResult<Option<MatterRow>> {
+        Ok(duty_matters::table
+            .filter(duty_matters::county_code.eq(county.as_str()))
+            .filter(duty_matters::code.eq(code))
+            .select(MatterRow::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// Adds departments (with names) to matter rows: one query for all of them.
+    fn assemble(conn: &mut DbConnection, rows: Vec<MatterRow>) -> AppResult<Vec<Matter>> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut departments: HashMap<i64, Vec<(String, String, String, String)>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            for (matter, org, role, duties, name) in duty_departments::table
+                .inner_join(
+                    organisations::table.on(organisations::code.eq(duty_departments::org_code)),
+                )
+                .filter(duty_departments::matter_id.eq_any(chunk))
+                .order((duty_departments::matter_id, duty_departments::position))
+                .select((
+                    duty_departments::matter_id,
+                    duty_departments::org_code,
+                    duty_departments::role,
+                    duty_departments::duties,
+                    organisations::name,
+                ))
+                .load::<(i64, String, String, String, String)>(conn)?
+            {
+                departments
+                    .entry(matter)
+                    .or_default()
+                    .push((org, role, duties, name));
+            }
+        }
+        rows.into_iter()
+            .map(|row| {
+                let mut lead = None;
+                let mut supporters = Vec::new();
+                for (org, role, duties, name) in departments.remove(&row.id).unwrap_or_default() {
+                    let entry = DepartmentRole {
+                        department: org,
+                        name,
+                        duties: serde_json::from_str(&duties)?,
+                    };
+                    if role == "lead" {
+                        lead = Some(entry);
+                    } else {
+                        supporters.push(entry);
+                    }
+                }
+                Ok(Matter {
+                    county: row.county_code,
+                    code: row.code,
+                    name: row.name,
+                    domain: row.domain,
+                    legal_basis: serde_json::from_str(&row.legal_basis)?,
+                    lead: lead.ok_or_else(|| {
+                        AppError::Internal(format!("matter {} has no lead", row.id))
+                    })?,
+                    supporters,
+                    township_duties: serde_json::from_str(&row.township_duties)?,
+                    one_matter: row.one_matter,
+                    lead_response_minutes: row.lead_response_minutes,
+                    support_arrival_minutes: row.support_arrival_minutes,
+                    notes: row.notes,
+                    revision: row.revision,
+                    created_at: row.created_at,
+                    updated_at: row.updated_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks a matter against the county: its own rules, and a name not used by another.
+    fn checked(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        mut input: MatterInput,
+        except: Option<&str>,
+    ) -> AppResult<MatterInput> {
+        input.normalise();
+        let departments = county_departments(conn, county)?;
+        let mut errors = input.check(county, &departments);
+        let mut same_name = duty_matters::table
+            .filter(duty_matters::county_code.eq(county.as_str()))
+            .filter(duty_matters::name.eq(&input.name))
+            .select(duty_matters::code)
+            .into_boxed();
+        if let Some(code) = except {
+            same_name = same_name.filter(duty_matters::code.ne(code.to_string()));
+        }
+        if let Some(other) = same_name.first::<String>(conn).optional()? {
+            errors.push(FieldError::new(
+                "name",
+                format!("matter {other} of this county already has this name"),
+            ));
+        }
+        AppError::check(errors)?;
+        Ok(input)
+    }
+
+    /// Writes a matter row and its departments.
+    fn insert(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        input: &MatterInput,
+        revision: i64,
+        created_at: NaiveDateTime,
+    ) -> AppResult<()> {
+        let stamp = now();
+        let row = NewMatterRow {
+            county_code: county.as_str(),
+            code: &input.code,
+            name: &input.name,
+            search_text: searchable(&[&input.name, &input.domain]),
+            domain: &input.domain,
+            legal_basis: serde_json::to_string(&input.legal_basis)?,
+            township_duties: serde_json::to_string(&input.township_duties)?,
+            one_matter: input.one_matter,
+            lead_response_minutes: input.lead_response_minutes,
+            support_arrival_minutes: input.support_arrival_minutes,
+            notes: input.notes.as_deref(),
+            revision,
+            created_at,
+            updated_at: stamp,
+        };
+        let id = match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(duty_matters::table)
+                .values(&row)
+                .returning(duty_matters::id)
+                .get_result::<i64>(c),
+            DbConnection::Postgresql(c) => diesel::insert_into(duty_matters::table)
+                .values(&row)
+                .returning(duty_matters::id)
+                .get_result::<i64>(c),
+        }?;
+        let departments: Vec<DepartmentRow> = std::iter::once((&input.lead, "lead"))
+            .chain(input.supporters.iter().map(|s| (s, "support")))
+            .enumerate()
+            .map(|(position, (d, role))| {
+                Ok(DepartmentRow {
+                    matter_id: id,
+                    county_code: county.to_string(),
+                    org_code: d.department.clone(),
+                    role,
+                    position: position as i32,
+                    duties: serde_json::to_string(&d.duties)?,
+                })
+            })
+            .collect::<AppResult<_>>()?;
+        crate::insert_batch!(conn, duty_departments::table, &departments)?;
+        Ok(())
+    }
+
+    /// Adds a matter to the working copy.
+    pub fn create(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        input: MatterInput,
+    ) -> AppResult<Matter> {
+        DutyLists::for_change(conn, actor, county, None)?;
+        let input = DutyLists::checked(conn, county, input, None)?;
+        if DutyLists::find_row(conn, county, &input.code)?.is_some() {
+            return Err(AppError::Conflict(format!(
+                "county {county} already has a matter {}",
+                input.code
+            )));
+        }
+        DutyLists::insert(conn, county, &input, 1, now())?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "duties.matter.create",
+            "duty_matter",
+            &entity(county, &input.code),
+            &format!("added {} {}", input.code, input.name),
+        )?;
+        DutyLists::find(conn, county, &input.code)
+    }
+
+    /// Replaces a matter. Its code is fixed.
+    pub fn update(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        code: &str,
+        expected: i64,
+        input: MatterInput,
+    ) -> AppResult<Matter> {
+        DutyLists::for_change(conn, actor, county, None)?;
+        let current = DutyLists::find_row(conn, county, code)?
+            .ok_or_else(|| AppError::NotFound(format!("county {county} has no matter {code}")))?;
+        require_revision(expected, current.revision)?;
+        if input.code.trim() != code {
+            return Err(AppError::invalid(
+                "code",
+                "the code of a matter cannot change",
+            ));
+        }
+        let input = DutyLists::checked(conn, county, input, Some(code))?;
+        diesel::delete(duty_matters::table.find(current.id)).execute(conn)?;
+        DutyLists::insert(
+            conn,
+            county,
+            &input,
+            current.revision + 1,
+            current.created_at,
+        )?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "duties.matter.update",
+            "duty_matter",
+            &entity(county, code),
+            &format!("changed {code} {}", input.name),
+        )?;
+        DutyLists::find(conn, county, code)
+    }
+
+    /// Removes a matter.
+    pub fn delete(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        code: &str,
+        expected: i64,
+    ) -> AppResult<()> {
+        DutyLists::for_change(conn, actor, county, None)?;
+        let current = DutyLists::find_row(conn, county, code)?
+            .ok_or_else(|| AppError::NotFound(format!("county {county} has no matter {code}")))?;
+        require_revision(expected, current.revision)?;
+        diesel::delete(duty_matters::table.find(current.id)).execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "duties.matter.delete",
+            "duty_matter",
+            &entity(county, code),
+            &format!("removed {code} {}", current.name),
+        )?;
+        Ok(())
+    }
+
+    /// Replaces the whole list with `rows`, all or nothing, reporting every bad row.
+    pub fn import(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        expected: Option<i64>,
+        rows: Vec<(usize, MatterInput)>,
+        dry_run: bool,
+    ) -> AppResult<ImportReport> {
+        if dry_run {
+            actor.require(Permission::ManageDutyList, county)?;
+        } else {
+            DutyLists::for_change(conn, actor, county, expected)?;
+        }
+        let departments = county_departments(conn, county)?;
+        let total = rows.len();
+        let mut errors = Vec::new();
+        let mut by_code: BTreeMap<String, (usize, MatterInput)> = BTreeMap::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (row, mut input) in rows {
+            input.normalise();
+            errors.extend(
+                input
+                    .check(county, &departments)
+                    .into_iter()
+                    .map(|e| e.in_row(row)),
+            );
+            if let Some(first) = names.insert(input.name.clone(), row) {
+                errors.push(
+                    FieldError::new(
+                        "name",
+                        format!("{} appears again (first in row {first})", input.name),
+                    )
+                    .in_row(row),
+                );
+            }
+            if let Some((first, _)) = by_code.get(&input.code) {
+                errors.push(
+                    FieldError::new(
+                        "code",
+                        format!("{} appears again (first in row {first})", input.code),
+                    )
+                    .in_row(row),
+                );
+            } else {
+                by_code.insert(input.code.clone(), (row, input));
+            }
+        }
+        if total == 0 {
+            errors.push(FieldError::new("matters", "the file has no matters"));
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.row);
+            return Err(AppError::Validation {
+                detail: format!(
+                    "{} problem(s) in the import; nothing was written",
+                    errors.len()
+                ),
+                errors,
+            });
+        }
+        let existing: HashMap<String, Matter> = DutyLists::all(conn, county)?
+            .into_iter()
+            .map(|m| (m.code.clone(), m))
+            .collect();
+        let mut report = ImportReport::new(dry_run, total);
+        let mut writes = Vec::new();
+        for (code, (_, input)) in &by_code {
+            match existing.get(code) {
+                None => {
+                    report.created += 1;
+                    writes.push((input, 1, None));
+                }
+                Some(old) if &old.content() == input => report.unchanged += 1,
+                Some(old) => {
+                    report.updated += 1;
+                    writes.push((input, old.revision + 1, Some(old.created_at)));
+                }
+            }
+        }
+        let removed: Vec<&String> = existing
+            .keys()
+            .filter(|c| !by_code.contains_key(*c))
+            .collect();
+        report.removed = removed.len();
+        if dry_run || writes.is_empty() && removed.is_empty() {
+            return Ok(report);
+        }
+        // Changed and removed matters go first, so that names move freely between codes.
+        let gone: Vec<&str> = writes
+            .iter()
+            .filter(|(_, _, created)| created.is_some())
+            .map(|(input, _, _)| input.code.as_str())
+            .chain(removed.iter().map(|c| c.as_str()))
+            .collect();
+        for chunk in gone.chunks(500) {
+            diesel::delete(
+                duty_matters::table
+                    .filter(duty_matters::county_code.eq(county.as_str()))
+                    .filter(duty_matters::code.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+        let stamp = now();
+        for (input, revision, created) in &writes {
+            DutyLists::insert(conn, county, input, *revision, created.unwrap_or(stamp))?;
+        }
+        audit::record_many(
+            conn,
+            actor,
+            vec![AuditEntry {
+                region: county.clone(),
+                action: "duties.import".into(),
+                entity_type: "duty_list".into(),
+                entity_id: county.to_string(),
+                summary: format!(
+                    "imported {} matters: {} created, {} changed, {} unchanged, {} removed",
+                    report.rows, report.created, report.updated, report.unchanged, report.removed
+                ),
+            }],
+        )?;
+        Ok(report)
+    }
+}

@@ -21,6 +21,40 @@ pub struct Config {
     pub jwt: JwtConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The publication workflow and the public read path.
+    #[serde(default)]
+    pub publication: PublicationConfig,
+}
+
+/// Review stages per kind of list, and the public read path's caches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicationConfig {
+    /// Stages a power list passes (legality, government, staffing, approval).
+    pub power_stages: Vec<String>,
+    /// Whether the power list's stages approve in order.
+    pub power_ordered: bool,
+    /// Stages a responsibility list passes.
+    pub duty_stages: Vec<String>,
+    /// Whether the responsibility list's stages approve in order.
+    pub duty_ordered: bool,
+    /// How long the answer "which version is in force" is trusted, in milliseconds.
+    pub in_force_cache_ms: u64,
+    /// Memory for rendered published versions, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for PublicationConfig {
+    fn default() -> Self {
+        PublicationConfig {
+            power_stages: vec!["legality".into(), "government".into()],
+            power_ordered: true,
+            duty_stages: vec!["staffing".into(), "legality".into(), "approval".into()],
+            duty_ordered: false,
+            in_force_cache_ms: 1000,
+            cache_bytes: 256 * 1024 * 1024,
+        }
+    }
 }
 
 /// HTTP server settings.

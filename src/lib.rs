@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod openapi;
 pub mod organisations;
+pub mod publication;
 pub mod regions;
 pub mod text;
 
@@ -38,6 +39,8 @@ use crate::http::BodyLimits;
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// The publication workflow and the caches of published versions.
+    pub publication: Arc<publication::Publication>,
 }
 
 /// Everything `build_app` needs, built once per process.
@@ -61,8 +64,12 @@ impl Service {
         )
         .map_err(|e| e.to_string())?;
         let keys = TokenKeys::from_config(&config.jwt)?;
+        let publication = publication::Publication::from_config(&config.publication)?;
         Ok(Service {
-            state: AppState { db },
+            state: AppState {
+                db,
+                publication: Arc::new(publication),
+            },
             keys: Arc::new(keys),
             limits: BodyLimits {
                 json: config.server.body_limit,
@@ -81,6 +88,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     catalogue::routes(cfg);
     claims::routes(cfg);
     duties::routes(cfg);
+    publication::routes(cfg);
     audit::routes(cfg);
 }
 

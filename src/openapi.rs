@@ -7,7 +7,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{audit, catalogue, claims, duties, error, health, http, organisations, regions};
+use crate::{
+    audit, catalogue, claims, duties, error, health, http, organisations, publication, regions,
+};
 
 /// The whole API.
 #[derive(OpenApi)]
@@ -80,6 +82,21 @@ use crate::{audit, catalogue, claims, duties, error, health, http, organisations
         duties::get_admission,
         duties::accept_admission,
         duties::reject_admission,
+        publication::submit_version,
+        publication::list_versions,
+        publication::get_version,
+        publication::get_version_document,
+        publication::review_version,
+        publication::publish_version,
+        publication::withdraw_version,
+        publication::public::public_list_in_force,
+        publication::public::public_list_versions,
+        publication::public::public_version,
+        publication::public::public_diff,
+        publication::public::public_township_power_list,
+        publication::public::public_lookup,
+        publication::feed::publications_json,
+        publication::feed::publications_atom,
         audit::list_audit_events,
         audit::verify_audit_chain,
     ),
@@ -92,6 +109,7 @@ use crate::{audit, catalogue, claims, duties, error, health, http, organisations
         (name = "catalogue", description = "The province catalogue of statutory and delegable powers, in editions"),
         (name = "claims", description = "Two-way claiming rounds, claims, statistics and township power sets"),
         (name = "duties", description = "屬地管理 responsibility lists: lead and supporting duties, duty admission, dispatch lookup"),
+        (name = "publication", description = "Versions of the power and responsibility lists: submit, review, publish"),
         (name = "public", description = "Published material, no token"),
         (name = "audit", description = "The hash-chained audit trail")
     )

@@ -92,6 +92,12 @@ pub enum Permission {
     ReadDutyList,
     /// Ask for a matter to be admitted to the list.
     RequestDutyAdmission,
+    /// Submit, withdraw and publish list versions.
+    SubmitLists,
+    /// Review list versions (each stage also needs its own role).
+    ReviewLists,
+    /// Read versions under review and their history.
+    ReadVersions,
 }
 
 impl Permission {
@@ -111,6 +117,9 @@ impl Permission {
             Permission::ManageDutyList => "editing the responsibility list",
             Permission::ReadDutyList => "reading the responsibility list",
             Permission::RequestDutyAdmission => "requesting a duty admission",
+            Permission::SubmitLists => "submitting and publishing lists",
+            Permission::ReviewLists => "reviewing lists",
+            Permission::ReadVersions => "reading list versions under review",
         }
     }
 }
@@ -137,5 +146,11 @@ pub fn grants(role: Role, permission: Permission) -> bool {
         // Everyone of the county works with its list; the province catalogue team does not.
         ReadDutyList => role != CatalogueAdmin,
         RequestDutyAdmission => role == DepartmentOfficer,
+        SubmitLists => role == CountyCompiler,
+        ReviewLists => matches!(
+            role,
+            LegalityReviewer | GovernmentApprover | StaffingReviewer | ApprovalReviewer
+        ),
+        ReadVersions => role != CatalogueAdmin,
     }
 }

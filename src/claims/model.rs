@@ -458,7 +458,7 @@ impl Round {
                 ));
             }
         }
-        if input.deadline < chrono::Utc::now().date_naive() {
+        if input.deadline < crate::db::today() {
             errors.push(FieldError::new("deadline", "must be today or later"));
         }
         // Townships: the county's, or a chosen subset of them.

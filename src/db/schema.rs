@@ -210,6 +210,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    list_versions (id) {
+        id -> BigInt,
+        county_code -> Text,
+        kind -> Text,
+        number -> Integer,
+        status -> Text,
+        title -> Text,
+        change_summary -> Text,
+        content -> Text,
+        content_hash -> Text,
+        item_count -> Integer,
+        answered_findings -> Text,
+        submitted_by -> Text,
+        submitted_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+        published_by -> Nullable<Text>,
+        published_at -> Nullable<Timestamp>,
+        effective_from -> Nullable<Date>,
+        effective_to -> Nullable<Date>,
+        revision -> BigInt,
+    }
+}
+
+diesel::table! {
+    version_reviews (id) {
+        id -> BigInt,
+        version_id -> BigInt,
+        stage -> Text,
+        decision -> Text,
+        reviewer_sub -> Text,
+        reviewer_org -> Text,
+        comments -> Text,
+        reviewed_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    review_findings (id) {
+        id -> BigInt,
+        review_id -> BigInt,
+        item_code -> Text,
+        problem -> Text,
+        law -> Nullable<Text>,
+        severity -> Text,
+        change_required -> Text,
+    }
+}
+
 diesel::joinable!(organisations -> regions (region_code));
 diesel::joinable!(claims -> claim_rounds (round_id));
 diesel::joinable!(claims -> catalogue_items (item_id));
@@ -234,4 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     duty_matters,
     duty_departments,
     duty_admissions,
+    list_versions,
+    version_reviews,
+    review_findings,
 );

@@ -1,0 +1,242 @@
+//! Published versions never change, so their rendered bytes are kept in memory by
+//! version: the hot public path asks the database only which version is in force, and
+//! even that answer is kept for a moment.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use actix_web::web::Bytes;
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::document::{canonical_bytes, sha256_hex, ListKind};
+use super::model::{Version, Versions};
+use crate::db::DbConnection;
+use crate::error::AppResult;
+use crate::regions::RegionCode;
+use crate::text::searchable;
+
+/// One township's part of a published power list.
+pub struct Slice {
+    /// The rendered answer (canonical JSON).
+    pub bytes: Bytes,
+    /// Its strong ETag (SHA-256 of the bytes).
+    pub etag: String,
+    /// The township's code, name and kind.
+    pub township: Value,
+    /// The items, for filtered answers.
+    pub items: Vec<Value>,
+}
+
+/// One matter of a published responsibility list, with its folded search text.
+pub struct PublishedMatter {
+    /// Folded name and domain.
+    pub search_text: String,
+    /// The matter as published.
+    pub matter: Value,
+}
+
+/// A published version, parsed and rendered once.
+pub struct Published {
+    /// Its metadata at publication.
+    pub version: Version,
+    /// The canonical content bytes.
+    pub bytes: Bytes,
+    /// Power lists: each township's slice, by code.
+    pub townships: HashMap<String, Slice>,
+    /// Responsibility lists: the matters.
+    pub matters: Vec<PublishedMatter>,
+    /// The county's code and name.
+    pub county: Value,
+    /// The catalogue edition of a power list.
+    pub edition: Option<String>,
+}
+
+impl Published {
+    fn build(version: Version, content: String) -> AppResult<Published> {
+        let document: Value = serde_json::from_str(&content)?;
+        let county = document["county"].clone();
+        let edition = document["edition"].as_str().map(String::from);
+        let mut townships = HashMap::new();
+        for township in document["townships"].as_array().into_iter().flatten() {
+            let code = township["code"].as_str().unwrap_or_default().to_string();
+            let meta = serde_json::json!({"code": code, "name": township["name"], "kind": township["kind"]});
+            let items: Vec<Value> = township["items"].as_array().cloned().unwrap_or_default();
+            let bytes = slice_bytes(&version, &county, edition.as_deref(), &meta, &items);
+            townships.insert(
+                code,
+                Slice {
+                    etag: sha256_hex(&bytes),
+                    bytes: Bytes::from(bytes),
+                    township: meta,
+                    items,
+                },
+            );
+        }
+        let matters = document["matters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| PublishedMatter {
+                search_text: searchable(&[
+                    m["name"].as_str().unwrap_or(""),
+                    m["domain"].as_str().unwrap_or(""),
+                ]),
+                matter: m.clone(),
+            })
+            .collect();
+        Ok(Published {
+            version,
+            bytes: Bytes::from(content),
+            townships,
+            matters,
+            county,
+            edition,
+        })
+    }
+
+    /// Bytes held, for the cache's budget.
+    fn weight(&self) -> usize {
+        self.bytes.len() * 2
+            + self
+                .townships
+                .values()
+                .map(|s| s.bytes.len())
+                .sum::<usize>()
+    }
+}
+
+/// Renders a township's slice (all items, or the filtered ones).
+pub fn slice_bytes(
+    version: &Version,
+    county: &Value,
+    edition: Option<&str>,
+    township: &Value,
+    items: &[Value],
+) -> Vec<u8> {
+    canonical_bytes(serde_json::json!({
+        "county": county,
+        "kind": "power",
+        "version": version.number,
+        "content_hash": version.content_hash,
+        "effective_from": version.effective_from,
+        "edition": edition,
+        "township": township,
+        "item_count": items.len(),
+        "items": items,
+    }))
+}
+
+type InForceKey = (String, ListKind, NaiveDate);
+
+/// The caches.
+pub struct PublishedCache {
+    versions: RwLock<HashMap<i64, Arc<Published>>>,
+    held: Mutex<(usize, Vec<i64>)>,
+    in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
+    in_force_ttl: Duration,
+    max_bytes: usize,
+}
+
+impl PublishedCache {
+    /// Caches holding at most `max_bytes` of rendered versions, trusting an in-force
+    /// answer for `in_force_ttl`.
+    pub fn new(in_force_ttl: Duration, max_bytes: usize) -> PublishedCache {
+        PublishedCache {
+            versions: RwLock::new(HashMap::new()),
+            held: Mutex::new((0, Vec::new())),
+            in_force: RwLock::new(HashMap::new()),
+            in_force_ttl,
+            max_bytes,
+        }
+    }
+
+    /// Forgets which versions are in force (after a publication in this process).
+    pub fn invalidate_in_force(&self) {
+        self.in_force
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The id of the version in force, from memory when recent enough.
+    pub fn in_force_id(
+        &self,
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        kind: ListKind,
+        date: NaiveDate,
+    ) -> AppResult<Option<i64>> {
+        let key = (county.to_string(), kind, date);
+        if let Some((id, at)) = self
+            .in_force
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            if at.elapsed() < self.in_force_ttl {
+                return Ok(*id);
+            }
+        }
+        let id = Versions::in_force(conn, county, kind, date)?.map(|v| v.id);
+        let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            map.clear();
+        }
+        map.insert(key, (id, Instant::now()));
+        Ok(id)
+    }
+
+    /// Whether the in-force answer for this key is in memory and fresh.
+    pub fn cached_in_force(
+        &self,
+        county: &RegionCode,
+        kind: ListKind,
+        date: NaiveDate,
+    ) -> Option<Option<i64>> {
+        let key = (county.to_string(), kind, date);
+        self.in_force
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < self.in_force_ttl)
+            .map(|(id, _)| *id)
+    }
+
+    /// A rendered version from memory, if there.
+    pub fn get(&self, id: i64) -> Option<Arc<Published>> {
+        self.versions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// A rendered version: from memory, or loaded and rendered once. Only published
+    /// (or superseded) versions come here, so their content is final.
+    pub fn load(&self, conn: &mut DbConnection, version: Version) -> AppResult<Arc<Published>> {
+        if let Some(hit) = self.get(version.id) {
+            return Ok(hit);
+        }
+        let id = version.id;
+        let content = Versions::content(conn, id)?;
+        let published = Arc::new(Published::build(version, content)?);
+        let weight = published.weight();
+        let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        // Oldest first out when over budget.
+        while held.0 + weight > self.max_bytes && !held.1.is_empty() {
+            let old = held.1.remove(0);
+            if let Some(gone) = versions.remove(&old) {
+                held.0 -= gone.weight();
+            }
+        }
+        if !versions.contains_key(&id) {
+            versions.insert(id, published.clone());
+            held.0 += weight;
+            held.1.push(id);
+        }
+        Ok(published)
+    }
+}

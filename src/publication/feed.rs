@@ -1,0 +1,146 @@
+//! The publication log for consuming systems, as JSON and as Atom, with `since=` for
+//! delta sync: a portal asks only for what was published after what it has.
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::model::Versions;
+use super::public::{PublicVersion, PublicationEntry, PublicationFeed};
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+/// Where to start, and how many.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Only publications after this moment (UTC, `YYYY-MM-DDTHH:MM:SS[.ffffff]` or a
+    /// date); pass the previous answer's `next_since`.
+    pub since: Option<String>,
+    /// At most this many (default 100, at most 1,000).
+    pub limit: Option<i64>,
+}
+
+fn parse_since(value: Option<&str>) -> AppResult<Option<NaiveDateTime>> {
+    let Some(text) = value else { return Ok(None) };
+    let text = text.trim_end_matches('Z');
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+        })
+        .map(Some)
+        .map_err(|_| {
+            AppError::invalid(
+                "since",
+                "must be YYYY-MM-DDTHH:MM:SS[.ffffff] (UTC) or YYYY-MM-DD",
+            )
+        })
+}
+
+async fn entries(state: &AppState, query: &FeedQuery) -> AppResult<Vec<PublicVersion>> {
+    let since = parse_since(query.since.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let versions = state
+        .db
+        .read(move |conn| Versions::publications(conn, since, limit))
+        .await?;
+    Ok(versions.into_iter().map(PublicVersion::from).collect())
+}
+
+/// Every publication (county, kind, version, dates, change summary, hash), oldest first.
+#[utoipa::path(tag = "public", params(FeedQuery), responses((status = 200, body = PublicationFeed)))]
+#[get("/public/v1/publications.json")]
+pub async fn publications_json(
+    state: web::Data<AppState>,
+    query: web::Query<FeedQuery>,
+) -> AppResult<web::Json<PublicationFeed>> {
+    let items = entries(&state, &query).await?;
+    let next_since = items
+        .last()
+        .and_then(|v| v.published_at)
+        .or(parse_since(query.since.as_deref())?);
+    Ok(web::Json(PublicationFeed {
+        items: items
+            .into_iter()
+            .map(|version| PublicationEntry { version })
+            .collect(),
+        next_since,
+    }))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn rfc3339(at: NaiveDateTime) -> String {
+    format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
+}
+
+/// The same log as an Atom feed, for feed readers.
+#[utoipa::path(
+    tag = "public",
+    params(FeedQuery),
+    responses((status = 200, description = "An Atom feed", content_type = "application/atom+xml", body = String))
+)]
+#[get("/public/v1/publications.atom")]
+pub async fn publications_atom(
+    state: web::Data<AppState>,
+    query: web::Query<FeedQuery>,
+) -> AppResult<HttpResponse> {
+    let items = entries(&state, &query).await?;
+    let updated = items
+        .last()
+        .and_then(|v| v.published_at)
+        .map(rfc3339)
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
+    xml.push_str("  <id>urn:quanze:publications</id>\n  <title>quanze publications</title>\n");
+    xml.push_str(&format!("  <updated>{updated}</updated>\n  <link rel=\"self\" href=\"/public/v1/publications.atom\"/>\n"));
+    for v in &items {
+        let published = v.published_at.map(rfc3339).unwrap_or_default();
+        xml.push_str("  <entry>\n");
+        xml.push_str(&format!(
+            "    <id>urn:quanze:{}:{}:{}</id>\n",
+            v.county, v.kind, v.number
+        ));
+        xml.push_str(&format!("    <title>{}</title>\n", escape(&v.title)));
+        xml.push_str(&format!(
+            "    <updated>{published}</updated>\n    <published>{published}</published>\n"
+        ));
+        xml.push_str(&format!(
+            "    <link rel=\"alternate\" type=\"application/json\" href=\"{}\"/>\n",
+            escape(&v.url)
+        ));
+        xml.push_str(&format!(
+            "    <category term=\"{}\"/>\n    <summary>{}</summary>\n",
+            v.kind,
+            escape(&format!(
+                "{} · 生效 {} · sha256 {} · {}",
+                v.county,
+                v.effective_from.map(|d| d.to_string()).unwrap_or_default(),
+                v.content_hash,
+                v.change_summary
+            ))
+        ));
+        xml.push_str("  </entry>\n");
+    }
+    xml.push_str("</feed>\n");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "application/atom+xml; charset=utf-8"))
+        .body(xml))
+}

@@ -1,0 +1,345 @@
+//! Versioned publication: a county's power list and responsibility list are submitted as
+//! frozen versions, reviewed by stage (the justice bureau's legality review first),
+//! approved, published and superseded; the public reads them without a token.
+
+mod cache;
+mod document;
+pub mod feed;
+mod model;
+pub mod public;
+
+pub use cache::{Published, PublishedCache, Slice};
+pub use document::{
+    canonical_bytes, diff_documents, sha256_hex, ChangedEntry, DocumentDiff, FieldDifference,
+    ListKind,
+};
+pub use model::{
+    AnsweredFinding, Decision, Finding, PublishInput, Review, ReviewInput, Severity, Stage,
+    StagePlan, StageState, SubmitInput, Version, VersionHistory, VersionStatus, Versions, Workflow,
+};
+pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
+
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpResponse};
+use serde::Serialize;
+
+use crate::auth::{Permission, Principal};
+use crate::duties::county_code;
+use crate::error::{AppResult, Problem};
+use crate::http::{etag_value, IfMatch, ValidJson};
+use crate::regions::RegionCode;
+use crate::AppState;
+
+/// The workflow's configuration and the public path's caches.
+pub struct Publication {
+    /// Stage plans.
+    pub workflow: Workflow,
+    /// Rendered published versions.
+    pub cache: PublishedCache,
+}
+
+impl Publication {
+    /// From configuration; errors name a bad stage.
+    pub fn from_config(config: &crate::config::PublicationConfig) -> Result<Publication, String> {
+        Ok(Publication {
+            workflow: Workflow::from_config(config)?,
+            cache: PublishedCache::new(
+                Duration::from_millis(config.in_force_cache_ms),
+                config.cache_bytes,
+            ),
+        })
+    }
+}
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(submit_version)
+        .service(list_versions)
+        .service(get_version)
+        .service(get_version_document)
+        .service(review_version)
+        .service(publish_version)
+        .service(withdraw_version);
+    public::routes(cfg);
+}
+
+fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag_value(revision)))
+        .json(body)
+}
+
+fn target(county: &str, kind: &str) -> AppResult<(RegionCode, ListKind)> {
+    Ok((county_code(county)?, ListKind::parse(kind)?))
+}
+
+/// Freeze the working copy into the next version: its canonical JSON and SHA-256, a
+/// title and a change summary. `county_compiler`. Refused while another version of the
+/// list is under review or approved.
+#[utoipa::path(
+    tag = "publication",
+    params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty")),
+    request_body = SubmitInput,
+    responses(
+        (status = 201, body = VersionHistory, headers(("ETag" = String, description = "The version's revision"))),
+        (status = 409, description = "Another version is under review, or there is nothing to submit", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/counties/{county}/lists/{kind}/versions")]
+pub async fn submit_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<SubmitInput>,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    principal.require(Permission::SubmitLists, &county)?;
+    let input = body.into_inner();
+    let publication = state.publication.clone();
+    let history = state
+        .db
+        .write(move |conn| {
+            let version = Versions::submit(conn, &principal, &county, kind, input)?;
+            Versions::history(conn, &publication.workflow, version)
+        })
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        history.version.revision,
+        &history,
+    ))
+}
+
+/// Every version of a county's list, newest first, in any state. The county's roles and
+/// the auditor.
+#[utoipa::path(
+    tag = "publication",
+    params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty")),
+    responses((status = 200, body = [Version])),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/counties/{county}/lists/{kind}/versions")]
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> AppResult<web::Json<Vec<Version>>> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    principal.require_related(Permission::ReadVersions, &county)?;
+    let versions = state
+        .db
+        .read(move |conn| Versions::list(conn, &county, kind, false))
+        .await?;
+    Ok(web::Json(versions))
+}
+
+/// A version's full history: submission, the stages and their reviews with findings,
+/// the earlier findings it answers, publication.
+#[utoipa::path(
+    tag = "publication",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number")
+    ),
+    responses((status = 200, body = VersionHistory, headers(("ETag" = String, description = "The revision")))),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/counties/{county}/lists/{kind}/versions/{n}")]
+pub async fn get_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, i32)>,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    let number = path.2;
+    principal.require_related(Permission::ReadVersions, &county)?;
+    let publication = state.publication.clone();
+    let history = state
+        .db
+        .read(move |conn| {
+            let version = Versions::find(conn, &county, kind, number)?;
+            Versions::history(conn, &publication.workflow, version)
+        })
+        .await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        history.version.revision,
+        &history,
+    ))
+}
+
+/// The frozen content of a version in any state (what reviewers read), with its content
+/// hash as a strong `ETag`.
+#[utoipa::path(
+    tag = "publication",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number")
+    ),
+    responses((status = 200, description = "The canonical JSON document", content_type = "application/json", body = Object)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/counties/{county}/lists/{kind}/versions/{n}/document")]
+pub async fn get_version_document(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, i32)>,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    let number = path.2;
+    principal.require_related(Permission::ReadVersions, &county)?;
+    let (hash, content) = state
+        .db
+        .read(move |conn| {
+            let version = Versions::find(conn, &county, kind, number)?;
+            Ok((
+                version.content_hash.clone(),
+                Versions::content(conn, version.id)?,
+            ))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{hash}\"")))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .content_type("application/json")
+        .body(content))
+}
+
+/// Record a review at a stage: decision, comments, the hash reviewed and per-item
+/// findings. By the stage's role in the same county: `legality_reviewer` (legality),
+/// `government_approver` (government), `staffing_reviewer` (staffing),
+/// `approval_reviewer` (approval). A return ends the version; an approval cannot carry a
+/// blocking finding.
+#[utoipa::path(
+    tag = "publication",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number")
+    ),
+    request_body = ReviewInput,
+    responses(
+        (status = 201, body = VersionHistory),
+        (status = 409, description = "The version is no longer reviewed, or the hash is not its content's", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/reviews")]
+pub async fn review_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, i32)>,
+    body: ValidJson<ReviewInput>,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    let number = path.2;
+    principal.require(Permission::ReviewLists, &county)?;
+    let input = body.into_inner();
+    let publication = state.publication.clone();
+    let history = state
+        .db
+        .write(move |conn| {
+            Versions::review(
+                conn,
+                &principal,
+                &publication.workflow,
+                &county,
+                kind,
+                number,
+                input,
+            )
+        })
+        .await?;
+    Ok(with_etag(
+        StatusCode::CREATED,
+        history.version.revision,
+        &history,
+    ))
+}
+
+/// Publish an approved version, in force from `effective_from` (default today, China
+/// Standard Time; may be in the future); the previous publication ends that day. Refused,
+/// naming what is missing, unless every required stage approved this content in the
+/// required order. `county_compiler`; needs `If-Match`.
+#[utoipa::path(
+    tag = "publication",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number"),
+        ("If-Match" = String, Header, description = "The version's ETag")
+    ),
+    request_body = PublishInput,
+    responses(
+        (status = 200, body = Version),
+        (status = 409, description = "Stages missing or out of order, or the version is not under review", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/publish")]
+pub async fn publish_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, i32)>,
+    if_match: IfMatch,
+    body: ValidJson<PublishInput>,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    let number = path.2;
+    principal.require(Permission::SubmitLists, &county)?;
+    let expected = if_match.revision()?;
+    let input = body.into_inner();
+    let publication = state.publication.clone();
+    let version = state
+        .db
+        .write(move |conn| {
+            Versions::publish(
+                conn,
+                &principal,
+                &publication.workflow,
+                &county,
+                kind,
+                number,
+                expected,
+                input,
+            )
+        })
+        .await?;
+    state.publication.cache.invalidate_in_force();
+    Ok(with_etag(StatusCode::OK, version.revision, &version))
+}
+
+/// Withdraw a version under review or approved. `county_compiler`; needs `If-Match`.
+#[utoipa::path(
+    tag = "publication",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number"),
+        ("If-Match" = String, Header, description = "The version's ETag")
+    ),
+    responses((status = 200, body = Version), (status = 409, description = "Not under review", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/withdraw")]
+pub async fn withdraw_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String, i32)>,
+    if_match: IfMatch,
+) -> AppResult<HttpResponse> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    let number = path.2;
+    principal.require(Permission::SubmitLists, &county)?;
+    let expected = if_match.revision()?;
+    let version = state
+        .db
+        .write(move |conn| Versions::withdraw(conn, &principal, &county, kind, number, expected))
+        .await?;
+    Ok(with_etag(StatusCode::OK, version.revision, &version))
+}

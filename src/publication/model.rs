@@ -1,0 +1,1051 @@
+//! Versions and reviews: submit, review by stage, return, withdraw, publish.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::document::{compile_duty, compile_power, diff_documents, keyed_items, ListKind};
+use crate::audit;
+use crate::auth::{Permission, Principal, Role};
+use crate::db::schema::{list_versions, review_findings, version_reviews};
+use crate::db::{now, DbConnection};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::{require_revision, separator_problem};
+use crate::regions::RegionCode;
+
+/// A review stage and the role that holds it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 合法性審查 by the justice bureau (`legality_reviewer`).
+    Legality,
+    /// Approval by the county government (`government_approver`).
+    Government,
+    /// Review by the staffing office (`staffing_reviewer`).
+    Staffing,
+    /// Review by the administrative approval bureau (`approval_reviewer`).
+    Approval,
+}
+
+impl Stage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Legality => "legality",
+            Stage::Government => "government",
+            Stage::Staffing => "staffing",
+            Stage::Approval => "approval",
+        }
+    }
+
+    /// Reads a stored or configured name.
+    pub fn parse(s: &str) -> Option<Stage> {
+        [
+            Stage::Legality,
+            Stage::Government,
+            Stage::Staffing,
+            Stage::Approval,
+        ]
+        .into_iter()
+        .find(|stage| stage.as_str() == s)
+    }
+
+    /// The role that reviews at this stage.
+    pub fn role(self) -> Role {
+        match self {
+            Stage::Legality => Role::LegalityReviewer,
+            Stage::Government => Role::GovernmentApprover,
+            Stage::Staffing => Role::StaffingReviewer,
+            Stage::Approval => Role::ApprovalReviewer,
+        }
+    }
+}
+
+/// The stages a kind of list passes, and whether their order matters.
+#[derive(Debug, Clone)]
+pub struct StagePlan {
+    /// Required stages, in order when `ordered`.
+    pub stages: Vec<Stage>,
+    /// Whether each stage must approve after the one before it.
+    pub ordered: bool,
+}
+
+/// Stage plans per kind, from configuration.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// The power list's plan (default: legality, then government).
+    pub power: StagePlan,
+    /// The responsibility list's plan (default: staffing, legality, approval, any order).
+    pub duty: StagePlan,
+}
+
+impl Workflow {
+    /// The plan of a kind.
+    pub fn plan(&self, kind: ListKind) -> &StagePlan {
+        match kind {
+            ListKind::Power => &self.power,
+            ListKind::Duty => &self.duty,
+        }
+    }
+
+    /// Builds the plans from configured names; errors name the bad one.
+    pub fn from_config(config: &crate::config::PublicationConfig) -> Result<Workflow, String> {
+        let plan = |names: &[String], ordered: bool, kind: &str| -> Result<StagePlan, String> {
+            let stages = names
+                .iter()
+                .map(|n| {
+                    Stage::parse(n)
+                        .ok_or_else(|| format!("unknown review stage {n:?} for the {kind} list"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if stages.is_empty() {
+                return Err(format!("the {kind} list needs at least one review stage"));
+            }
+            Ok(StagePlan { stages, ordered })
+        };
+        Ok(Workflow {
+            power: plan(&config.power_stages, config.power_ordered, "power")?,
+            duty: plan(&config.duty_stages, config.duty_ordered, "duty")?,
+        })
+    }
+}
+
+/// Where a version stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionStatus {
+    /// Submitted, being reviewed.
+    InReview,
+    /// Every required stage approved; may be published.
+    Approved,
+    /// A reviewer returned it; it ends here.
+    Returned,
+    /// The compiler withdrew it; it ends here.
+    Withdrawn,
+    /// The latest publication.
+    Published,
+    /// Published, then followed by a later publication.
+    Superseded,
+}
+
+/// A version's metadata (its content is served separately).
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
+#[diesel(table_name = list_versions)]
+pub struct Version {
+    /// Internal id.
+    #[serde(skip)]
+    pub id: i64,
+    /// The county.
+    #[serde(rename = "county")]
+    pub county_code: String,
+    /// `power` or `duty`.
+    #[schema(value_type = ListKind)]
+    pub kind: String,
+    /// Version number, from 1 per county and kind.
+    pub number: i32,
+    /// Where it stands.
+    #[schema(value_type = VersionStatus)]
+    pub status: String,
+    /// Title.
+    pub title: String,
+    /// 調整說明: what changed and why.
+    pub change_summary: String,
+    /// SHA-256 of the canonical content.
+    pub content_hash: String,
+    /// Items in the content.
+    pub item_count: i32,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// When, UTC.
+    pub submitted_at: NaiveDateTime,
+    /// When it was returned or withdrawn, UTC.
+    pub ended_at: Option<NaiveDateTime>,
+    /// Who published it.
+    pub published_by: Option<String>,
+    /// When, UTC.
+    pub published_at: Option<NaiveDateTime>,
+    /// First day in force.
+    pub effective_from: Option<NaiveDate>,
+    /// First day no longer in force (the next version's first day).
+    pub effective_to: Option<NaiveDate>,
+    /// Revision, also the ETag.
+    pub revision: i64,
+}
+
+/// A finding about one item (審查意見).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// The item: an item code (every township's), `township/code`, or a matter code.
+    pub item_code: String,
+    /// The kind of problem, e.g. 法律依據不足.
+    pub problem: String,
+    /// The law the finding cites.
+    #[serde(default)]
+    pub law: Option<String>,
+    /// `blocking` or `advisory`.
+    pub severity: Severity,
+    /// The change required.
+    pub change_required: String,
+}
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Must be fixed before the list can pass.
+    Blocking,
+    /// A recommendation.
+    Advisory,
+}
+
+/// A reviewer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The stage passes.
+    Approve,
+    /// Back to the compiler; the version ends.
+    Return,
+}
+
+/// A review as submitted.
+#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewInput {
+    /// The stage reviewed.
+    pub stage: Stage,
+    /// The decision.
+    pub decision: Decision,
+    /// Comments.
+    #[serde(default)]
+    pub comments: String,
+    /// The content hash the reviewer read; it must be this version's.
+    pub hash: String,
+    /// Per-item findings.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// A review as kept.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Review {
+    /// Id.
+    pub id: i64,
+    /// Stage.
+    pub stage: Stage,
+    /// Decision.
+    pub decision: Decision,
+    /// Reviewer.
+    pub reviewer: String,
+    /// Reviewer's organisation.
+    pub reviewer_org: String,
+    /// Comments.
+    pub comments: String,
+    /// The hash reviewed.
+    pub reviewed_hash: String,
+    /// When, UTC.
+    pub created_at: NaiveDateTime,
+    /// Findings.
+    pub findings: Vec<Finding>,
+}
+
+/// How a submission answers a finding of the returned version before it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AnsweredFinding {
+    /// The returned version.
+    pub version: i32,
+    /// The finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// `changed`, `removed` or `unchanged`: what this submission did to the item.
+    pub change: String,
+    /// Keys of the items the finding concerns.
+    pub items: Vec<String>,
+}
+
+/// A version with everything that happened to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct VersionHistory {
+    /// The version.
+    #[serde(flatten)]
+    pub version: Version,
+    /// The stages required and whether each approved this content.
+    pub stages: Vec<StageState>,
+    /// Every review, oldest first.
+    pub reviews: Vec<Review>,
+    /// The earlier findings this submission answers.
+    pub answered_findings: Vec<AnsweredFinding>,
+}
+
+/// One required stage and where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StageState {
+    /// Stage.
+    pub stage: Stage,
+    /// Whether its latest decision approves this version's content.
+    pub approved: bool,
+    /// When it approved, UTC.
+    pub approved_at: Option<NaiveDateTime>,
+}
+
+/// A submission.
+#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitInput {
+    /// Title, e.g. 瀘縣鄉鎮（街道）權責清單（2026年版）.
+    #[validate(length(min = 1, max = 200))]
+    pub title: String,
+    /// 調整說明.
+    #[validate(length(min = 1, max = 5000))]
+    pub change_summary: String,
+    /// Power lists: the catalogue edition to compile under (default: the latest round's).
+    #[serde(default)]
+    pub edition: Option<String>,
+}
+
+/// A publication.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, validator::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PublishInput {
+    /// First day in force (default today); may be in the future.
+    #[serde(default)]
+    pub effective_from: Option<NaiveDate>,
+}
+
+fn entity(version: &Version) -> String {
+    format!(
+        "{}/{}/{}",
+        version.county_code, version.kind, version.number
+    )
+}
+
+/// Version queries and transitions.
+pub struct Versions;
+
+impl Versions {
+    /// One version by number.
+    pub fn find(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        kind: ListKind,
+        number: i32,
+    ) -> AppResult<Version> {
+        list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .filter(list_versions::number.eq(number))
+            .select(Version::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "county {county} has no {} list version {number}",
+                    kind.as_str()
+                ))
+            })
+    }
+
+    /// The stored content of a version.
+    pub fn content(conn: &mut DbConnection, id: i64) -> AppResult<String> {
+        Ok(list_versions::table
+            .find(id)
+            .select(list_versions::content)
+            .first(conn)?)
+    }
+
+    /// Every version of a county and kind, newest first; `published_only` for the public.
+    pub fn list(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        kind: ListKind,
+        published_only: bool,
+    ) -> AppResult<Vec<Version>> {
+        let mut q = list_versions::table
+            .filter(list_versions::county_code.eq(county.to_string()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .into_boxed();
+        if published_only {
+            q = q.filter(list_versions::status.eq_any(["published", "superseded"]));
+        }
+        Ok(q.order(list_versions::number.desc())
+            .select(Version::as_select())
+            .load(conn)?)
+    }
+
+    /// The version in force on `date`: published (or since superseded) with
+    /// `effective_from <= date < effective_to`.
+    pub fn in_force(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        kind: ListKind,
+        date: NaiveDate,
+    ) -> AppResult<Option<Version>> {
+        Ok(list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .filter(list_versions::status.eq_any(["published", "superseded"]))
+            .filter(list_versions::effective_from.le(date))
+            .filter(
+                list_versions::effective_to
+                    .is_null()
+                    .or(list_versions::effective_to.gt(date)),
+            )
+            .order((
+                list_versions::effective_from.desc(),
+                list_versions::number.desc(),
+            ))
+            .select(Version::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
+    /// The reviews of a version with their findings, oldest first.
+    pub fn reviews(conn: &mut DbConnection, version_id: i64) -> AppResult<Vec<Review>> {
+        type ReviewRow = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            NaiveDateTime,
+        );
+        let rows: Vec<ReviewRow> = version_reviews::table
+            .filter(version_reviews::version_id.eq(version_id))
+            .order(version_reviews::id.asc())
+            .select((
+                version_reviews::id,
+                version_reviews::stage,
+                version_reviews::decision,
+                version_reviews::reviewer_sub,
+                version_reviews::reviewer_org,
+                version_reviews::comments,
+                version_reviews::reviewed_hash,
+                version_reviews::created_at,
+            ))
+            .load(conn)?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let mut findings: HashMap<i64, Vec<Finding>> = HashMap::new();
+        for (review, item_code, problem, law, severity, change_required) in review_findings::table
+            .filter(review_findings::review_id.eq_any(&ids))
+            .order(review_findings::id.asc())
+            .select((
+                review_findings::review_id,
+                review_findings::item_code,
+                review_findings::problem,
+                review_findings::law,
+                review_findings::severity,
+                review_findings::change_required,
+            ))
+            .load::<(i64, String, String, Option<String>, String, String)>(conn)?
+        {
+            findings.entry(review).or_default().push(Finding {
+                item_code,
+                problem,
+                law,
+                severity: if severity == "blocking" {
+                    Severity::Blocking
+                } else {
+                    Severity::Advisory
+                },
+                change_required,
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    stage,
+                    decision,
+                    reviewer,
+                    reviewer_org,
+                    comments,
+                    reviewed_hash,
+                    created_at,
+                )| Review {
+                    id,
+                    stage: Stage::parse(&stage).unwrap_or(Stage::Legality),
+                    decision: if decision == "approve" {
+                        Decision::Approve
+                    } else {
+                        Decision::Return
+                    },
+                    reviewer,
+                    reviewer_org,
+                    comments,
+                    reviewed_hash,
+                    created_at,
+                    findings: findings.remove(&id).unwrap_or_default(),
+                },
+            )
+            .collect())
+    }
+
+    /// Each required stage's latest decision on this content.
+    fn stage_states(plan: &StagePlan, version: &Version, reviews: &[Review]) -> Vec<StageState> {
+        plan.stages
+            .iter()
+            .map(|stage| {
+                let latest = reviews.iter().rev().find(|r| r.stage == *stage);
+                let approved = latest.filter(|r| {
+                    r.decision == Decision::Approve && r.reviewed_hash == version.content_hash
+                });
+                StageState {
+                    stage: *stage,
+                    approved: approved.is_some(),
+                    approved_at: approved.map(|r| r.created_at),
+                }
+            })
+            .collect()
+    }
+
+    /// What still stands between a version and publication, in words; empty when none.
+    fn missing(plan: &StagePlan, states: &[StageState]) -> Vec<String> {
+        let mut problems: Vec<String> = states
+            .iter()
+            .filter(|s| !s.approved)
+            .map(|s| format!("{} has not approved this version", s.stage.as_str()))
+            .collect();
+        if plan.ordered && problems.is_empty() {
+            for pair in states.windows(2) {
+                if pair[1].approved_at < pair[0].approved_at {
+                    problems.push(format!(
+                        "{} approved before {}; it must approve after it",
+                        pair[1].stage.as_str(),
+                        pair[0].stage.as_str()
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
+    /// The full history of a version.
+    pub fn history(
+        conn: &mut DbConnection,
+        workflow: &Workflow,
+        version: Version,
+    ) -> AppResult<VersionHistory> {
+        let reviews = Versions::reviews(conn, version.id)?;
+        let kind = ListKind::parse(&version.kind)?;
+        let stages = Versions::stage_states(workflow.plan(kind), &version, &reviews);
+        let answered: Vec<AnsweredFinding> = serde_json::from_str(
+            &list_versions::table
+                .find(version.id)
+                .select(list_versions::answered_findings)
+                .first::<String>(conn)?,
+        )?;
+        Ok(VersionHistory {
+            version,
+            stages,
+            reviews,
+            answered_findings: answered,
+        })
+    }
+
+    /// Freezes the working copy into the next version.
+    pub fn submit(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        kind: ListKind,
+        input: SubmitInput,
+    ) -> AppResult<Version> {
+        actor.require(Permission::SubmitLists, county)?;
+        let open: Option<(i32, String)> = list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .filter(list_versions::status.eq_any(["in_review", "approved"]))
+            .select((list_versions::number, list_versions::status))
+            .first(conn)
+            .optional()?;
+        if let Some((number, status)) = open {
+            return Err(AppError::Conflict(format!(
+                "version {number} of this list is {status}; publish or withdraw it before submitting another"
+            )));
+        }
+        let compiled = match kind {
+            ListKind::Power => compile_power(conn, county, input.edition.clone())?,
+            ListKind::Duty => {
+                if input.edition.is_some() {
+                    return Err(AppError::invalid(
+                        "edition",
+                        "only a power list is compiled under a catalogue edition",
+                    ));
+                }
+                compile_duty(conn, county)?
+            }
+        };
+        let last: Option<i32> = list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .select(diesel::dsl::max(list_versions::number))
+            .first(conn)?;
+        let number = last.unwrap_or(0) + 1;
+        let content = String::from_utf8(compiled.bytes).expect("JSON is UTF-8");
+        let answered = Versions::answered_findings(conn, county, kind, &content)?;
+        let stamp = now();
+        diesel::insert_into(list_versions::table)
+            .values((
+                list_versions::county_code.eq(county.as_str()),
+                list_versions::kind.eq(kind.as_str()),
+                list_versions::number.eq(number),
+                list_versions::status.eq("in_review"),
+                list_versions::title.eq(input.title.trim()),
+                list_versions::change_summary.eq(input.change_summary.trim()),
+                list_versions::content.eq(&content),
+                list_versions::content_hash.eq(&compiled.hash),
+                list_versions::item_count.eq(compiled.item_count as i32),
+                list_versions::answered_findings.eq(serde_json::to_string(&answered)?),
+                list_versions::submitted_by.eq(&actor.sub),
+                list_versions::submitted_at.eq(stamp),
+                list_versions::revision.eq(1),
+            ))
+            .execute(conn)?;
+        let version = Versions::find(conn, county, kind, number)?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "publication.submit",
+            "list_version",
+            &entity(&version),
+            &format!(
+                "submitted {} list version {number} ({} items, sha256 {})",
+                kind.as_str(),
+                compiled.item_count,
+                compiled.hash
+            ),
+        )?;
+        Ok(version)
+    }
+
+    /// For each finding of the latest returned version, whether this content changed,
+    /// removed or kept the items it concerns.
+    fn answered_findings(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        kind: ListKind,
+        content: &str,
+    ) -> AppResult<Vec<AnsweredFinding>> {
+        let returned: Option<(i64, i32, String)> = list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .filter(list_versions::status.eq("returned"))
+            .order(list_versions::number.desc())
+            .select((
+                list_versions::id,
+                list_versions::number,
+                list_versions::content,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((id, number, old)) = returned else {
+            return Ok(Vec::new());
+        };
+        let old: Value = serde_json::from_str(&old)?;
+        let new: Value = serde_json::from_str(content)?;
+        let diff = diff_documents(kind, &old, &new);
+        let old_keys = keyed_items(kind, &old);
+        let mut answered = Vec::new();
+        for review in Versions::reviews(conn, id)? {
+            for finding in review.findings {
+                let items: Vec<String> = old_keys
+                    .keys()
+                    .filter(|k| concerns(&finding.item_code, k))
+                    .cloned()
+                    .collect();
+                let change = if items.iter().any(|k| diff.removed.contains_key(k)) {
+                    "removed"
+                } else if items
+                    .iter()
+                    .any(|k| diff.changed.iter().any(|c| &c.key == k))
+                {
+                    "changed"
+                } else {
+                    "unchanged"
+                };
+                answered.push(AnsweredFinding {
+                    version: number,
+                    finding,
+                    change: change.into(),
+                    items,
+                });
+            }
+        }
+        Ok(answered)
+    }
+
+    /// Records a review of the version's content by the stage's reviewer.
+    pub fn review(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        workflow: &Workflow,
+        county: &RegionCode,
+        kind: ListKind,
+        number: i32,
+        input: ReviewInput,
+    ) -> AppResult<VersionHistory> {
+        let plan = workflow.plan(kind);
+        if !plan.stages.contains(&input.stage) {
+            return Err(AppError::invalid(
+                "stage",
+                format!(
+                    "a {} list is reviewed at {}",
+                    kind.as_str(),
+                    plan.stages
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if !actor.roles.contains(&input.stage.role()) {
+            return Err(AppError::Forbidden(format!(
+                "the {} stage is reviewed by a {}",
+                input.stage.as_str(),
+                input.stage.role().as_str()
+            )));
+        }
+        actor.require(Permission::ReviewLists, county)?;
+        let version = Versions::find(conn, county, kind, number)?;
+        if version.status != "in_review" && version.status != "approved" {
+            return Err(AppError::Conflict(format!(
+                "version {number} is {}: it is no longer reviewed",
+                version.status
+            )));
+        }
+        if input.hash != version.content_hash {
+            return Err(AppError::Conflict(format!(
+                "you reviewed content {}, but version {number} is {}",
+                input.hash, version.content_hash
+            )));
+        }
+        let document: Value = serde_json::from_str(&Versions::content(conn, version.id)?)?;
+        let keys = keyed_items(kind, &document);
+        let mut errors = Vec::new();
+        for (i, f) in input.findings.iter().enumerate() {
+            if !keys.keys().any(|k| concerns(&f.item_code, k)) {
+                errors.push(FieldError::new(
+                    format!("findings[{i}].item_code"),
+                    format!("version {number} has no item {}", f.item_code),
+                ));
+            }
+            for (field, text) in [
+                ("problem", &f.problem),
+                ("change_required", &f.change_required),
+            ] {
+                if text.trim().is_empty() {
+                    errors.push(FieldError::new(
+                        format!("findings[{i}].{field}"),
+                        "must not be empty",
+                    ));
+                }
+            }
+            if f.law.as_deref().and_then(separator_problem).is_some() {
+                errors.push(FieldError::new(
+                    format!("findings[{i}].law"),
+                    "must be one line",
+                ));
+            }
+            if input.decision == Decision::Approve && f.severity == Severity::Blocking {
+                errors.push(FieldError::new(
+                    format!("findings[{i}].severity"),
+                    "an approval cannot carry a blocking finding; return the version instead",
+                ));
+            }
+        }
+        if input.decision == Decision::Return
+            && input.findings.is_empty()
+            && input.comments.trim().is_empty()
+        {
+            errors.push(FieldError::new(
+                "findings",
+                "a return says what must change: give findings or comments",
+            ));
+        }
+        AppError::check(errors)?;
+        // The version row is updated first: it serialises reviews and publication.
+        let changed = diesel::update(
+            list_versions::table
+                .find(version.id)
+                .filter(list_versions::revision.eq(version.revision)),
+        )
+        .set(list_versions::revision.eq(version.revision + 1))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: version.revision + 1,
+            });
+        }
+        let stamp = now();
+        let review_values = (
+            version_reviews::version_id.eq(version.id),
+            version_reviews::stage.eq(input.stage.as_str()),
+            version_reviews::decision.eq(if input.decision == Decision::Approve {
+                "approve"
+            } else {
+                "return"
+            }),
+            version_reviews::reviewer_sub.eq(&actor.sub),
+            version_reviews::reviewer_org.eq(&actor.org),
+            version_reviews::comments.eq(input.comments.trim()),
+            version_reviews::reviewed_hash.eq(&input.hash),
+            version_reviews::created_at.eq(stamp),
+        );
+        let review_id = match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(version_reviews::table)
+                .values(review_values)
+                .returning(version_reviews::id)
+                .get_result::<i64>(c),
+            DbConnection::Postgresql(c) => diesel::insert_into(version_reviews::table)
+                .values(review_values)
+                .returning(version_reviews::id)
+                .get_result::<i64>(c),
+        }?;
+        for f in &input.findings {
+            diesel::insert_into(review_findings::table)
+                .values((
+                    review_findings::review_id.eq(review_id),
+                    review_findings::item_code.eq(&f.item_code),
+                    review_findings::problem.eq(f.problem.trim()),
+                    review_findings::law.eq(f.law.as_deref()),
+                    review_findings::severity.eq(if f.severity == Severity::Blocking {
+                        "blocking"
+                    } else {
+                        "advisory"
+                    }),
+                    review_findings::change_required.eq(f.change_required.trim()),
+                ))
+                .execute(conn)?;
+        }
+        let status = match input.decision {
+            Decision::Return => "returned",
+            Decision::Approve => {
+                let reviews = Versions::reviews(conn, version.id)?;
+                let states = Versions::stage_states(plan, &version, &reviews);
+                if Versions::missing(plan, &states).is_empty() {
+                    "approved"
+                } else {
+                    "in_review"
+                }
+            }
+        };
+        diesel::update(list_versions::table.find(version.id))
+            .set((
+                list_versions::status.eq(status),
+                list_versions::ended_at.eq((status == "returned").then_some(stamp)),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "publication.review",
+            "list_version",
+            &entity(&version),
+            &format!(
+                "{} {} version {number} with {} finding(s); now {status}",
+                input.stage.as_str(),
+                if input.decision == Decision::Approve {
+                    "approved"
+                } else {
+                    "returned"
+                },
+                input.findings.len()
+            ),
+        )?;
+        let version = Versions::find(conn, county, kind, number)?;
+        Versions::history(conn, workflow, version)
+    }
+
+    /// The compiler withdraws a version under review.
+    pub fn withdraw(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        kind: ListKind,
+        number: i32,
+        expected: i64,
+    ) -> AppResult<Version> {
+        actor.require(Permission::SubmitLists, county)?;
+        let version = Versions::find(conn, county, kind, number)?;
+        require_revision(expected, version.revision)?;
+        if version.status != "in_review" && version.status != "approved" {
+            return Err(AppError::Conflict(format!(
+                "version {number} is {}: only a version under review can be withdrawn",
+                version.status
+            )));
+        }
+        Versions::set_status(conn, &version, "withdrawn", Some(now()))?;
+        audit::record(
+            conn,
+            actor,
+            county,
+            "publication.withdraw",
+            "list_version",
+            &entity(&version),
+            &format!("withdrew version {number}"),
+        )?;
+        Versions::find(conn, county, kind, number)
+    }
+
+    fn set_status(
+        conn: &mut DbConnection,
+        version: &Version,
+        status: &str,
+        ended_at: Option<NaiveDateTime>,
+    ) -> AppResult<()> {
+        let changed = diesel::update(
+            list_versions::table
+                .find(version.id)
+                .filter(list_versions::revision.eq(version.revision)),
+        )
+        .set((
+            list_versions::status.eq(status),
+            list_versions::ended_at.eq(ended_at),
+            list_versions::revision.eq(version.revision + 1),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: version.revision + 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// Publishes an approved version: refused, naming what is missing, unless every
+    /// required stage approved this content (in order where required). Ends the
+    /// previous publication in the same transaction.
+    pub fn publish(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        workflow: &Workflow,
+        county: &RegionCode,
+        kind: ListKind,
+        number: i32,
+        expected: i64,
+        input: PublishInput,
+    ) -> AppResult<Version> {
+        actor.require(Permission::SubmitLists, county)?;
+        let version = Versions::find(conn, county, kind, number)?;
+        require_revision(expected, version.revision)?;
+        if version.status != "in_review" && version.status != "approved" {
+            return Err(AppError::Conflict(format!(
+                "version {number} is {}: only an approved version can be published",
+                version.status
+            )));
+        }
+        let plan = workflow.plan(kind);
+        let reviews = Versions::reviews(conn, version.id)?;
+        let missing = Versions::missing(plan, &Versions::stage_states(plan, &version, &reviews));
+        if !missing.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "version {number} cannot be published: {}",
+                missing.join("; ")
+            )));
+        }
+        let effective_from = input.effective_from.unwrap_or_else(crate::db::today);
+        let previous: Option<Version> = list_versions::table
+            .filter(list_versions::county_code.eq(county.as_str()))
+            .filter(list_versions::kind.eq(kind.as_str()))
+            .filter(list_versions::status.eq("published"))
+            .select(Version::as_select())
+            .first(conn)
+            .optional()?;
+        let stamp = now();
+        if let Some(previous) = &previous {
+            if previous.effective_from.is_some_and(|d| effective_from < d) {
+                return Err(AppError::invalid(
+                    "effective_from",
+                    format!(
+                        "version {} is in force from {}; a later version cannot start before it",
+                        previous.number,
+                        previous.effective_from.expect("checked")
+                    ),
+                ));
+            }
+            diesel::update(list_versions::table.find(previous.id))
+                .set((
+                    list_versions::status.eq("superseded"),
+                    list_versions::effective_to.eq(effective_from),
+                    list_versions::revision.eq(previous.revision + 1),
+                ))
+                .execute(conn)?;
+        }
+        let changed = diesel::update(
+            list_versions::table
+                .find(version.id)
+                .filter(list_versions::revision.eq(version.revision)),
+        )
+        .set((
+            list_versions::status.eq("published"),
+            list_versions::published_by.eq(&actor.sub),
+            list_versions::published_at.eq(stamp),
+            list_versions::effective_from.eq(effective_from),
+            list_versions::revision.eq(version.revision + 1),
+        ))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(AppError::PreconditionFailed {
+                current: version.revision + 1,
+            });
+        }
+        audit::record(
+            conn,
+            actor,
+            county,
+            "publication.publish",
+            "list_version",
+            &entity(&version),
+            &format!(
+                "published {} list version {number}, in force from {effective_from}{}",
+                kind.as_str(),
+                previous
+                    .map(|p| format!("; version {} superseded", p.number))
+                    .unwrap_or_default()
+            ),
+        )?;
+        Versions::find(conn, county, kind, number)
+    }
+
+    /// Publications since a point, oldest first (the publication log).
+    pub fn publications(
+        conn: &mut DbConnection,
+        since: Option<NaiveDateTime>,
+        limit: i64,
+    ) -> AppResult<Vec<Version>> {
+        let mut q = list_versions::table
+            .filter(list_versions::published_at.is_not_null())
+            .into_boxed();
+        if let Some(since) = since {
+            q = q.filter(list_versions::published_at.gt(since));
+        }
+        Ok(
+            q.order((list_versions::published_at.asc(), list_versions::id.asc()))
+                .limit(limit)
+                .select(Version::as_select())
+                .load(conn)?,
+        )
+    }
+}
+
+/// Whether a finding's item code concerns an item key: the same key, or the item code
+/// of a power list's `township/code` key.
+fn concerns(item_code: &str, key: &str) -> bool {
+    key == item_code
+        || key
+            .rsplit_once('/')
+            .is_some_and(|(_, code)| code == item_code)
+}

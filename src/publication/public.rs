@@ -1,0 +1,495 @@
+//! The public read API: published material only, no token, cacheable.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::cache::{slice_bytes, Published};
+use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
+use super::feed;
+use super::model::{Version, Versions};
+use crate::duties::{county_code, lookup_township};
+use crate::error::{AppError, AppResult};
+use crate::regions::{Level, RegionCode};
+use crate::text::search_terms;
+use crate::AppState;
+
+/// Published versions by number never change.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// What is in force changes when a version is published: revalidate after a minute.
+const IN_FORCE: &str = "public, max-age=60, must-revalidate";
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(public_list_in_force)
+        .service(public_list_versions)
+        .service(public_version)
+        .service(public_diff)
+        .service(public_township_power_list)
+        .service(public_lookup)
+        .service(feed::publications_json)
+        .service(feed::publications_atom);
+}
+
+/// `?at=YYYY-MM-DD`: the date whose version in force is wanted (default today, China
+/// Standard Time).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AtQuery {
+    /// A date, `YYYY-MM-DD`.
+    pub at: Option<String>,
+}
+
+fn parse_date(field: &str, value: Option<&str>) -> AppResult<NaiveDate> {
+    match value {
+        None => Ok(crate::db::today()),
+        Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| AppError::invalid(field, "must be a date, YYYY-MM-DD")),
+    }
+}
+
+/// Whether the request already holds this representation.
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// An answer from cached bytes: 304 when the client has them, else the bytes.
+fn cached(
+    req: &HttpRequest,
+    etag: &str,
+    bytes: Bytes,
+    cache_control: &str,
+    location: Option<String>,
+) -> HttpResponse {
+    let quoted = format!("\"{etag}\"");
+    let mut response = if not_modified(req, &quoted) {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, quoted.clone()))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    if let Some(location) = location {
+        response.insert_header((header::CONTENT_LOCATION, location));
+    }
+    if not_modified(req, &quoted) {
+        return response.finish();
+    }
+    response.content_type("application/json").body(bytes)
+}
+
+fn version_path(county: &str, kind: &str, number: i32) -> String {
+    format!("/public/v1/counties/{county}/lists/{kind}/versions/{number}")
+}
+
+/// The published version in force for a county and kind on a date. The hot path: memory
+/// answers when it can; otherwise one query finds the version and, once, its content.
+async fn in_force(
+    state: &AppState,
+    county: &RegionCode,
+    kind: ListKind,
+    date: NaiveDate,
+) -> AppResult<Arc<Published>> {
+    let cache = &state.publication.cache;
+    if let Some(Some(id)) = cache.cached_in_force(county, kind, date) {
+        if let Some(hit) = cache.get(id) {
+            return Ok(hit);
+        }
+    }
+    let publication = state.publication.clone();
+    let county = county.clone();
+    state
+        .db
+        .read(move |conn| {
+            let cache = &publication.cache;
+            let id = cache
+                .in_force_id(conn, &county, kind, date)?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "no {} list of county {county} is in force on {date}",
+                        kind.as_str()
+                    ))
+                })?;
+            match cache.get(id) {
+                Some(hit) => Ok(hit),
+                None => {
+                    let version =
+                        Versions::in_force(conn, &county, kind, date)?.ok_or_else(|| {
+                            AppError::NotFound(format!(
+                                "no {} list of county {county} is in force on {date}",
+                                kind.as_str()
+                            ))
+                        })?;
+                    cache.load(conn, version)
+                }
+            }
+        })
+        .await
+}
+
+/// A published version by number (published or superseded; anything else is not found).
+async fn published_version(
+    state: &AppState,
+    county: RegionCode,
+    kind: ListKind,
+    number: i32,
+) -> AppResult<Arc<Published>> {
+    let publication = state.publication.clone();
+    state
+        .db
+        .read(move |conn| {
+            let version = Versions::find(conn, &county, kind, number)?;
+            if version.published_at.is_none() {
+                return Err(AppError::NotFound(format!(
+                    "county {county} has no published {} list version {number}",
+                    kind.as_str()
+                )));
+            }
+            publication.cache.load(conn, version)
+        })
+        .await
+}
+
+/// The version in force (default today) of a county's power or responsibility list, as
+/// its canonical JSON document. `Content-Location` names the immutable version.
+#[utoipa::path(
+    tag = "public",
+    params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty"), AtQuery),
+    responses(
+        (status = 200, description = "The canonical document; ETag is its SHA-256", content_type = "application/json", body = Object,
+            headers(("ETag" = String, description = "The content hash"), ("Content-Location" = String, description = "The version's own address"))),
+        (status = 304, description = "Not modified (If-None-Match)")
+    )
+)]
+#[get("/public/v1/counties/{county}/lists/{kind}")]
+pub async fn public_list_in_force(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<AtQuery>,
+) -> AppResult<HttpResponse> {
+    let county = county_code(&path.0)?;
+    let kind = ListKind::parse(&path.1)?;
+    let date = parse_date("at", query.at.as_deref())?;
+    let published = in_force(&state, &county, kind, date).await?;
+    let v = &published.version;
+    Ok(cached(
+        &req,
+        &v.content_hash,
+        published.bytes.clone(),
+        IN_FORCE,
+        Some(version_path(&v.county_code, &v.kind, v.number)),
+    ))
+}
+
+/// A published version's metadata, for portals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicVersion {
+    /// The county.
+    pub county: String,
+    /// `power` or `duty`.
+    pub kind: String,
+    /// Version number.
+    pub number: i32,
+    /// `published` (the latest) or `superseded`.
+    pub status: String,
+    /// Title.
+    pub title: String,
+    /// 調整說明.
+    pub change_summary: String,
+    /// SHA-256 of the content.
+    pub content_hash: String,
+    /// Items.
+    pub item_count: i32,
+    /// When it was published, UTC.
+    pub published_at: Option<NaiveDateTime>,
+    /// First day in force.
+    pub effective_from: Option<NaiveDate>,
+    /// First day no longer in force.
+    pub effective_to: Option<NaiveDate>,
+    /// Its document's address.
+    pub url: String,
+}
+
+impl From<Version> for PublicVersion {
+    fn from(v: Version) -> Self {
+        PublicVersion {
+            url: version_path(&v.county_code, &v.kind, v.number),
+            county: v.county_code,
+            kind: v.kind,
+            number: v.number,
+            status: v.status,
+            title: v.title,
+            change_summary: v.change_summary,
+            content_hash: v.content_hash,
+            item_count: v.item_count,
+            published_at: v.published_at,
+            effective_from: v.effective_from,
+            effective_to: v.effective_to,
+        }
+    }
+}
+
+/// The published versions of a county's list, newest first, with their dates and
+/// change summaries.
+#[utoipa::path(
+    tag = "public",
+    params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty")),
+    responses((status = 200, body = [PublicVersion]))
+)]
+#[get("/public/v1/counties/{county}/lists/{kind}/versions")]
+pub async fn public_list_versions(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> AppResult<web::Json<Vec<PublicVersion>>> {
+    let county = county_code(&path.0)?;
+    let kind = ListKind::parse(&path.1)?;
+    let versions = state
+        .db
+        .read(move |conn| Versions::list(conn, &county, kind, true))
+        .await?;
+    Ok(web::Json(
+        versions.into_iter().map(PublicVersion::from).collect(),
+    ))
+}
+
+/// A published version's document by number: immutable, cacheable forever.
+#[utoipa::path(
+    tag = "public",
+    params(
+        ("county" = String, Path, description = "County division code"),
+        ("kind" = ListKind, Path, description = "power or duty"),
+        ("n" = i32, Path, description = "Version number")
+    ),
+    responses(
+        (status = 200, description = "The canonical document", content_type = "application/json", body = Object, headers(("ETag" = String, description = "The content hash"))),
+        (status = 304, description = "Not modified (If-None-Match)")
+    )
+)]
+#[get("/public/v1/counties/{county}/lists/{kind}/versions/{n}")]
+pub async fn public_version(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, i32)>,
+) -> AppResult<HttpResponse> {
+    let county = county_code(&path.0)?;
+    let kind = ListKind::parse(&path.1)?;
+    let published = published_version(&state, county, kind, path.2).await?;
+    Ok(cached(
+        &req,
+        &published.version.content_hash,
+        published.bytes.clone(),
+        IMMUTABLE,
+        None,
+    ))
+}
+
+/// Two version numbers.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VersionDiffQuery {
+    /// The older version.
+    pub from: i32,
+    /// The newer version.
+    pub to: i32,
+}
+
+/// What changed between two published versions: items added, removed, and changed field
+/// by field (power lists key items as `township/code`).
+#[utoipa::path(
+    tag = "public",
+    params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty"), VersionDiffQuery),
+    responses((status = 200, body = DocumentDiff))
+)]
+#[get("/public/v1/counties/{county}/lists/{kind}/diff")]
+pub async fn public_diff(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<VersionDiffQuery>,
+) -> AppResult<web::Json<DocumentDiff>> {
+    let county = county_code(&path.0)?;
+    let kind = ListKind::parse(&path.1)?;
+    let from = published_version(&state, county.clone(), kind, query.from).await?;
+    let to = published_version(&state, county, kind, query.to).await?;
+    let diff = web::block(move || -> AppResult<DocumentDiff> {
+        let a: Value = serde_json::from_slice(&from.bytes)?;
+        let b: Value = serde_json::from_slice(&to.bytes)?;
+        Ok(diff_documents(kind, &a, &b))
+    })
+    .await??;
+    Ok(web::Json(diff))
+}
+
+/// Filters on a township's power list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PowerListQuery {
+    /// The date whose list is wanted (`YYYY-MM-DD`, default today).
+    pub at: Option<String>,
+    /// Only this item-type code.
+    pub category: Option<String>,
+    /// Only this domain.
+    pub domain: Option<String>,
+    /// Only high-frequency items (`true`) or only the others.
+    pub high_frequency: Option<bool>,
+}
+
+/// One township's slice of its county's power list in force: its items only, with
+/// filters on category, domain and the high-frequency flag.
+#[utoipa::path(
+    tag = "public",
+    params(("township" = String, Path, description = "Township division code"), PowerListQuery),
+    responses(
+        (status = 200, description = "The township's items", content_type = "application/json", body = Object, headers(("ETag" = String, description = "SHA-256 of the answer"))),
+        (status = 304, description = "Not modified (If-None-Match)")
+    )
+)]
+#[get("/public/v1/townships/{township}/power-list")]
+pub async fn public_township_power_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    township: web::Path<String>,
+    query: web::Query<PowerListQuery>,
+) -> AppResult<HttpResponse> {
+    let code = RegionCode::parse(&township)
+        .ok()
+        .filter(|c| c.level() == Level::Township)
+        .ok_or_else(|| AppError::NotFound(format!("no township {township}")))?;
+    let county = code.county().expect("a township lies in a county");
+    let date = parse_date("at", query.at.as_deref())?;
+    let published = in_force(&state, &county, ListKind::Power, date).await?;
+    let slice = published.townships.get(code.as_str()).ok_or_else(|| {
+        AppError::NotFound(format!("the power list in force has no township {code}"))
+    })?;
+    let location = Some(version_path(
+        &published.version.county_code,
+        "power",
+        published.version.number,
+    ));
+    if query.category.is_none() && query.domain.is_none() && query.high_frequency.is_none() {
+        return Ok(cached(
+            &req,
+            &slice.etag,
+            slice.bytes.clone(),
+            IN_FORCE,
+            location,
+        ));
+    }
+    let items: Vec<Value> = slice
+        .items
+        .iter()
+        .filter(|i| query.category.as_deref().is_none_or(|c| i["category"] == c))
+        .filter(|i| query.domain.as_deref().is_none_or(|d| i["domain"] == d))
+        .filter(|i| {
+            query
+                .high_frequency
+                .is_none_or(|h| i["high_frequency"] == h)
+        })
+        .cloned()
+        .collect();
+    let bytes = slice_bytes(
+        &published.version,
+        &published.county,
+        published.edition.as_deref(),
+        &slice.township,
+        &items,
+    );
+    let etag = sha256_hex(&bytes);
+    Ok(cached(&req, &etag, Bytes::from(bytes), IN_FORCE, location))
+}
+
+/// A dispatch lookup on the published list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PublicLookupQuery {
+    /// Township division code.
+    pub township: String,
+    /// Words of the matter, simplified or traditional; every word must match.
+    pub q: String,
+    /// The date whose list answers (`YYYY-MM-DD`, default today).
+    pub at: Option<String>,
+}
+
+/// The answer to a public lookup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicLookup {
+    /// The township.
+    pub township: String,
+    /// Its name.
+    pub township_name: String,
+    /// Its county.
+    pub county: String,
+    /// The responsibility-list version that answered.
+    pub version: i32,
+    /// That version's content hash.
+    pub content_hash: String,
+    /// Matching matters, with lead, supporters and the township's duties.
+    #[schema(value_type = Vec<Object>)]
+    pub matches: Vec<Value>,
+}
+
+/// In this township, who leads this matter, who supports, and what must the township do?
+/// Answered from the responsibility list in force, without a token. Matching ignores the
+/// script (油烟 finds 油煙).
+#[utoipa::path(tag = "public", params(PublicLookupQuery), responses((status = 200, body = PublicLookup)))]
+#[get("/public/v1/lookup")]
+pub async fn public_lookup(
+    state: web::Data<AppState>,
+    query: web::Query<PublicLookupQuery>,
+) -> AppResult<web::Json<PublicLookup>> {
+    let terms = search_terms(&query.q);
+    if terms.is_empty() {
+        return Err(AppError::invalid("q", "say what the matter is about"));
+    }
+    let date = parse_date("at", query.at.as_deref())?;
+    let township = query.township.clone();
+    let (code, name) = state
+        .db
+        .read(move |conn| lookup_township(conn, &township))
+        .await?;
+    let county = code.county().expect("a township lies in a county");
+    let published = in_force(&state, &county, ListKind::Duty, date).await?;
+    let matches = published
+        .matters
+        .iter()
+        .filter(|m| terms.iter().all(|t| m.search_text.contains(t.as_str())))
+        .map(|m| m.matter.clone())
+        .collect();
+    Ok(web::Json(PublicLookup {
+        township: code.to_string(),
+        township_name: name,
+        county: county.to_string(),
+        version: published.version.number,
+        content_hash: published.version.content_hash.clone(),
+        matches,
+    }))
+}
+
+/// One entry of the publication log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicationEntry {
+    /// The version.
+    #[serde(flatten)]
+    pub version: PublicVersion,
+}
+
+/// The publication log, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicationFeed {
+    /// Publications after `since`.
+    pub items: Vec<PublicationEntry>,
+    /// Pass as `since` to get what comes next (the last entry's `published_at`).
+    pub next_since: Option<NaiveDateTime>,
+}

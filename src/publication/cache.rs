@@ -232,8 +232,8 @@ impl PublishedCache {
                 held.0 -= gone.weight();
             }
         }
-        if !versions.contains_key(&id) {
-            versions.insert(id, published.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(id) {
+            slot.insert(published.clone());
             held.0 += weight;
             held.1.push(id);
         }

@@ -15,7 +15,8 @@ pub use document::{
 };
 pub use model::{
     AnsweredFinding, Decision, Finding, PublishInput, Review, ReviewInput, Severity, Stage,
-    StagePlan, StageState, SubmitInput, Version, VersionHistory, VersionStatus, Versions, Workflow,
+    StagePlan, StageState, SubmitInput, Version, VersionHistory, VersionKey, VersionStatus,
+    Versions, Workflow,
 };
 pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
 
@@ -244,15 +245,12 @@ pub async fn review_version(
     let history = state
         .db
         .write(move |conn| {
-            Versions::review(
-                conn,
-                &principal,
-                &publication.workflow,
-                &county,
+            let key = VersionKey {
+                county,
                 kind,
                 number,
-                input,
-            )
+            };
+            Versions::review(conn, &principal, &publication.workflow, &key, input)
         })
         .await?;
     Ok(with_etag(
@@ -298,13 +296,16 @@ pub async fn publish_version(
     let version = state
         .db
         .write(move |conn| {
+            let key = VersionKey {
+                county,
+                kind,
+                number,
+            };
             Versions::publish(
                 conn,
                 &principal,
                 &publication.workflow,
-                &county,
-                kind,
-                number,
+                &key,
                 expected,
                 input,
             )
@@ -339,7 +340,14 @@ pub async fn withdraw_version(
     let expected = if_match.revision()?;
     let version = state
         .db
-        .write(move |conn| Versions::withdraw(conn, &principal, &county, kind, number, expected))
+        .write(move |conn| {
+            let key = VersionKey {
+                county,
+                kind,
+                number,
+            };
+            Versions::withdraw(conn, &principal, &key, expected)
+        })
         .await?;
     Ok(with_etag(StatusCode::OK, version.revision, &version))
 }

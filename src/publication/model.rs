@@ -319,6 +319,17 @@ pub struct PublishInput {
     pub effective_from: Option<NaiveDate>,
 }
 
+/// Names one version of one county's list.
+#[derive(Debug, Clone)]
+pub struct VersionKey {
+    /// The county.
+    pub county: RegionCode,
+    /// The kind of list.
+    pub kind: ListKind,
+    /// The version number.
+    pub number: i32,
+}
+
 fn entity(version: &Version) -> String {
     format!(
         "{}/{}/{}",
@@ -690,11 +701,10 @@ impl Versions {
         conn: &mut DbConnection,
         actor: &Principal,
         workflow: &Workflow,
-        county: &RegionCode,
-        kind: ListKind,
-        number: i32,
+        key: &VersionKey,
         input: ReviewInput,
     ) -> AppResult<VersionHistory> {
+        let (county, kind, number) = (&key.county, key.kind, key.number);
         let plan = workflow.plan(kind);
         if !plan.stages.contains(&input.stage) {
             return Err(AppError::invalid(
@@ -873,11 +883,10 @@ impl Versions {
     pub fn withdraw(
         conn: &mut DbConnection,
         actor: &Principal,
-        county: &RegionCode,
-        kind: ListKind,
-        number: i32,
+        key: &VersionKey,
         expected: i64,
     ) -> AppResult<Version> {
+        let (county, kind, number) = (&key.county, key.kind, key.number);
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
         require_revision(expected, version.revision)?;
@@ -932,12 +941,11 @@ impl Versions {
         conn: &mut DbConnection,
         actor: &Principal,
         workflow: &Workflow,
-        county: &RegionCode,
-        kind: ListKind,
-        number: i32,
+        key: &VersionKey,
         expected: i64,
         input: PublishInput,
     ) -> AppResult<Version> {
+        let (county, kind, number) = (&key.county, key.kind, key.number);
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
         require_revision(expected, version.revision)?;

@@ -14,7 +14,7 @@ pub use transfer::{
     legal_basis_cell, legal_basis_from_cell, parse_items, EditionExport, ItemsDocument,
 };
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,9 +22,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{MaybePrincipal, Permission, Principal};
 use crate::db::schema::{item_categories, sectors};
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
-    etag_value, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams,
-    ValidJson,
+    Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
 };
 use crate::AppState;
 
@@ -53,12 +53,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(public_get_item)
         .service(public_export_edition)
         .service(public_diff_editions);
-}
-
-fn json_with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag_value(revision)))
-        .json(body)
 }
 
 /// One entry of a dictionary.
@@ -170,11 +164,7 @@ pub async fn create_edition(
         .db
         .write(move |conn| Edition::create(conn, &principal, input))
         .await?;
-    Ok(json_with_etag(
-        StatusCode::CREATED,
-        edition.revision,
-        &edition,
-    ))
+    Ok(with_etag(StatusCode::CREATED, edition.revision, &edition))
 }
 
 async fn edition_view(
@@ -190,7 +180,7 @@ async fn edition_view(
             edition.view(conn)
         })
         .await?;
-    Ok(json_with_etag(StatusCode::OK, view.edition.revision, &view))
+    Ok(with_etag(StatusCode::OK, view.edition.revision, &view))
 }
 
 /// One edition with its item count; its revision is the `ETag`.
@@ -233,7 +223,7 @@ pub async fn update_edition(
         .db
         .write(move |conn| Edition::rename(conn, &principal, &code, expected, patch))
         .await?;
-    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+    Ok(with_etag(StatusCode::OK, edition.revision, &edition))
 }
 
 /// Delete a draft edition and its items. Needs `If-Match`.
@@ -281,7 +271,7 @@ pub async fn publish_edition(
         .db
         .write(move |conn| Edition::publish(conn, &principal, &code, expected))
         .await?;
-    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+    Ok(with_etag(StatusCode::OK, edition.revision, &edition))
 }
 
 /// Retire a published edition. Needs `If-Match`.
@@ -305,7 +295,7 @@ pub async fn retire_edition(
         .db
         .write(move |conn| Edition::retire(conn, &principal, &code, expected))
         .await?;
-    Ok(json_with_etag(StatusCode::OK, edition.revision, &edition))
+    Ok(with_etag(StatusCode::OK, edition.revision, &edition))
 }
 
 /// Start a new draft edition from a published one, copying its items.
@@ -333,11 +323,7 @@ pub async fn copy_edition(
         .db
         .write(move |conn| Edition::copy(conn, &principal, &from, input))
         .await?;
-    Ok(json_with_etag(
-        StatusCode::CREATED,
-        edition.revision,
-        &edition,
-    ))
+    Ok(with_etag(StatusCode::CREATED, edition.revision, &edition))
 }
 
 /// Replace a draft's items with a JSON (`{"items": [...]}`) or CSV file, all or nothing.
@@ -382,14 +368,6 @@ pub async fn import_edition(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// Export format.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `json` (default) or `csv`.
-    pub format: Option<Format>,
-}
-
 async fn export(
     state: &AppState,
     reader: Option<Principal>,
@@ -406,17 +384,11 @@ async fn export(
             Ok((transfer::render(view, items, format)?, code))
         })
         .await?;
-    let (content_type, extension) = match format {
-        Format::Json => ("application/json", "json"),
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"catalogue-{edition_code}.{extension}\""),
-        ))
-        .body(bytes))
+    Ok(download(
+        bytes,
+        format,
+        &format!("catalogue-{edition_code}"),
+    ))
 }
 
 /// Export an edition as JSON or CSV (the same formats import reads).
@@ -540,7 +512,7 @@ pub async fn create_item(
         .db
         .write(move |conn| Items::create(conn, &principal, &code, input))
         .await?;
-    Ok(json_with_etag(StatusCode::CREATED, item.revision, &item))
+    Ok(with_etag(StatusCode::CREATED, item.revision, &item))
 }
 
 async fn item_view(
@@ -556,7 +528,7 @@ async fn item_view(
             Items::find(conn, &edition, &code)
         })
         .await?;
-    Ok(json_with_etag(StatusCode::OK, item.revision, &item))
+    Ok(with_etag(StatusCode::OK, item.revision, &item))
 }
 
 /// One item by its code; its revision is the `ETag`.
@@ -604,7 +576,7 @@ pub async fn update_item(
         .db
         .write(move |conn| Items::update(conn, &principal, &edition, &code, expected, input))
         .await?;
-    Ok(json_with_etag(StatusCode::OK, item.revision, &item))
+    Ok(with_etag(StatusCode::OK, item.revision, &item))
 }
 
 /// Remove an item from a draft edition. Needs `If-Match`.

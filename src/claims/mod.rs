@@ -25,7 +25,7 @@ use validator::Validate;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::{etag_value, write_csv, IfMatch, Page, PageParams, ValidJson};
+use crate::http::{with_etag, write_csv, IfMatch, Page, PageParams, ValidJson};
 use crate::regions::{Level, RegionCode};
 use crate::AppState;
 
@@ -43,12 +43,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_claim)
         .service(reopen_claim)
         .service(get_power_set);
-}
-
-fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag_value(revision)))
-        .json(body)
 }
 
 fn county_path(code: &str) -> AppResult<RegionCode> {

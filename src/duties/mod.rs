@@ -18,7 +18,7 @@ pub use model::{
 pub use stats::{duty_statistics, DepartmentLoad, DutyStatistics, OneMatterFigures};
 pub use transfer::{parse_matters, DutyListExport, MattersDocument};
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -26,9 +26,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Permission, Principal};
 use crate::db::schema::regions;
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
-    etag_value, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams,
-    ValidJson,
+    Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
 };
 use crate::regions::{Level, RegionCode};
 use crate::AppState;
@@ -50,12 +50,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_admission)
         .service(accept_admission)
         .service(reject_admission);
-}
-
-fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag_value(revision)))
-        .json(body)
 }
 
 /// The working copy's header: its revision (the ETag an import needs) and size.
@@ -287,14 +281,6 @@ pub async fn import_duty_list(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// Export format.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ExportQuery {
-    /// `json` (default) or `csv`.
-    pub format: Option<Format>,
-}
-
 /// Export the list as JSON or CSV (the formats import reads).
 #[utoipa::path(
     tag = "duties",
@@ -321,17 +307,7 @@ pub async fn export_duty_list(
             transfer::render(list, &matters, format)
         })
         .await?;
-    let (content_type, extension) = match format {
-        Format::Json => ("application/json", "json"),
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"duty-list-{name}.{extension}\""),
-        ))
-        .body(bytes))
+    Ok(download(bytes, format, &format!("duty-list-{name}")))
 }
 
 /// The list's figures: matters, departments involved, leads, supporters, and the

@@ -16,7 +16,10 @@ pub use import::{
 pub use pagination::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use request_id::request_id;
 
+use actix_web::http::{header, StatusCode};
 use actix_web::{error, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use crate::error::AppError;
 
@@ -54,4 +57,34 @@ pub fn payload_error(err: error::PayloadError) -> AppError {
         }
         other => AppError::BadRequest(format!("cannot read the request body: {other}")),
     }
+}
+
+/// A JSON answer carrying a mutable resource's revision as its `ETag`.
+pub fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag_value(revision)))
+        .json(body)
+}
+
+/// `?format=json|csv` on exports.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+/// An export as a download named `{stem}.json` or `{stem}.csv`.
+pub fn download(bytes: Vec<u8>, format: Format, stem: &str) -> HttpResponse {
+    let (content_type, extension) = match format {
+        Format::Json => ("application/json", "json"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{stem}.{extension}\""),
+        ))
+        .body(bytes)
 }

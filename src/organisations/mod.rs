@@ -7,14 +7,14 @@ pub use model::{
     known_sectors, Organisation, OrganisationFilter, OrganisationInput, OrganisationKind,
 };
 
-use actix_web::{delete, get, http::header, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::{
-    etag_value, parse_csv, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page,
+    parse_csv, with_etag, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page,
     PageParams, ValidJson,
 };
 use crate::regions::RegionCode;
@@ -40,12 +40,6 @@ pub struct OrganisationQuery {
     pub kind: Option<OrganisationKind>,
     /// Only this sector.
     pub sector: Option<String>,
-}
-
-fn with_etag(org: &Organisation, status: actix_web::http::StatusCode) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag_value(org.revision)))
-        .json(org)
 }
 
 /// Organisations inside the caller's region, in code order.
@@ -102,7 +96,11 @@ pub async fn get_organisation(
         .read(move |conn| Organisation::find(conn, &code))
         .await?;
     principal.require(Permission::ReadOrganisations, &org.region())?;
-    Ok(with_etag(&org, actix_web::http::StatusCode::OK))
+    Ok(with_etag(
+        actix_web::http::StatusCode::OK,
+        org.revision,
+        &org,
+    ))
 }
 
 /// Create an organisation. `catalogue_admin` (province) or `county_compiler` (county).
@@ -127,7 +125,11 @@ pub async fn create_organisation(
         .db
         .write(move |conn| Organisation::create(conn, &principal, input))
         .await?;
-    Ok(with_etag(&org, actix_web::http::StatusCode::CREATED))
+    Ok(with_etag(
+        actix_web::http::StatusCode::CREATED,
+        org.revision,
+        &org,
+    ))
 }
 
 /// Replace an organisation's name, kind and sector. Needs `If-Match`.
@@ -154,7 +156,11 @@ pub async fn update_organisation(
         .db
         .write(move |conn| Organisation::update(conn, &principal, &code, expected, input))
         .await?;
-    Ok(with_etag(&org, actix_web::http::StatusCode::OK))
+    Ok(with_etag(
+        actix_web::http::StatusCode::OK,
+        org.revision,
+        &org,
+    ))
 }
 
 /// Delete an organisation nothing refers to. Needs `If-Match`.

@@ -24,12 +24,11 @@ use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpResponse};
-use serde::Serialize;
 
 use crate::auth::{Permission, Principal};
 use crate::duties::county_code;
 use crate::error::{AppResult, Problem};
-use crate::http::{etag_value, IfMatch, ValidJson};
+use crate::http::{with_etag, IfMatch, ValidJson};
 use crate::regions::RegionCode;
 use crate::AppState;
 
@@ -64,12 +63,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(publish_version)
         .service(withdraw_version);
     public::routes(cfg);
-}
-
-fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag_value(revision)))
-        .json(body)
 }
 
 fn target(county: &str, kind: &str) -> AppResult<(RegionCode, ListKind)> {

@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod duties;
 pub mod error;
+pub mod generate;
 pub mod health;
 pub mod http;
 pub mod openapi;

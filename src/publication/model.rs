@@ -572,6 +572,16 @@ impl Versions {
         input: SubmitInput,
     ) -> AppResult<Version> {
         actor.require(Permission::SubmitLists, county)?;
+        let mut blank = Vec::new();
+        for (field, text) in [
+            ("title", &input.title),
+            ("change_summary", &input.change_summary),
+        ] {
+            if text.trim().is_empty() {
+                blank.push(FieldError::new(field, "must not be blank"));
+            }
+        }
+        AppError::check(blank)?;
         let open: Option<(i32, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
@@ -648,19 +658,23 @@ impl Versions {
         kind: ListKind,
         content: &str,
     ) -> AppResult<Vec<AnsweredFinding>> {
-        let returned: Option<(i64, i32, String)> = list_versions::table
+        // The findings answered are those of the last decided version, when a reviewer
+        // returned it; a publication since then has settled them.
+        let decided: Option<(i64, i32, String, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
-            .filter(list_versions::status.eq("returned"))
+            .filter(list_versions::status.eq_any(["returned", "published", "superseded"]))
             .order(list_versions::number.desc())
             .select((
                 list_versions::id,
                 list_versions::number,
+                list_versions::status,
                 list_versions::content,
             ))
             .first(conn)
             .optional()?;
-        let Some((id, number, old)) = returned else {
+        let Some((id, number, _, old)) = decided.filter(|(_, _, status, _)| status == "returned")
+        else {
             return Ok(Vec::new());
         };
         let old: Value = serde_json::from_str(&old)?;
@@ -729,6 +743,12 @@ impl Versions {
         }
         actor.require(Permission::ReviewLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
+        // Moving the revision on first locks the row: reviews of several stages (and a
+        // publish) queue here, and each then sees the version as the last one left it.
+        diesel::update(list_versions::table.find(version.id))
+            .set(list_versions::revision.eq(list_versions::revision + 1))
+            .execute(conn)?;
+        let version = Versions::find(conn, county, kind, number)?;
         if version.status != "in_review" && version.status != "approved" {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: it is no longer reviewed",
@@ -785,19 +805,6 @@ impl Versions {
             ));
         }
         AppError::check(errors)?;
-        // The version row is updated first: it serialises reviews and publication.
-        let changed = diesel::update(
-            list_versions::table
-                .find(version.id)
-                .filter(list_versions::revision.eq(version.revision)),
-        )
-        .set(list_versions::revision.eq(version.revision + 1))
-        .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: version.revision + 1,
-            });
-        }
         let stamp = now();
         let review_values = (
             version_reviews::version_id.eq(version.id),

@@ -18,8 +18,17 @@ const LIST_RUNS: usize = 50;
 const DOMAINS: [&str; 4] = ["城乡建设", "市容环境", "生态环境", "农业农村"];
 
 fn edition_items() -> Value {
-    let categories = ["01", "02", "02", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20"];
-    let sectors = ["natural_resources", "ecology_environment", "housing_construction", "agriculture_rural", "market_regulation", "comprehensive_enforcement"];
+    let categories = [
+        "01", "02", "02", "02", "03", "04", "05", "06", "07", "08", "09", "10", "20",
+    ];
+    let sectors = [
+        "natural_resources",
+        "ecology_environment",
+        "housing_construction",
+        "agriculture_rural",
+        "market_regulation",
+        "comprehensive_enforcement",
+    ];
     let items: Vec<Value> = (0..ITEMS)
         .map(|i| {
             let delegable = i % 3 != 0;
@@ -67,14 +76,27 @@ fn summarise(name: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
-    let backend = if std::env::var("QUANZE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) { "PostgreSQL" } else { "SQLite" };
+    let backend = if std::env::var("QUANZE_TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty()) {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let app = TestApp::with_demo();
     let admin = app.admin();
     let document = edition_items();
     let body = serde_json::to_vec(&document).unwrap();
-    println!("catalogue benchmark on {backend}: {ITEMS} items, {} KiB of JSON", body.len() / 1024);
-    println!("| {:<44} | {:>4} | {:>9} | {:>9} | {:>9} |", "operation", "runs", "p50 ms", "p95 ms", "max ms");
-    println!("|{:-<46}|{:->6}|{:->11}|{:->11}|{:->11}|", "", "", "", "", "");
+    println!(
+        "catalogue benchmark on {backend}: {ITEMS} items, {} KiB of JSON",
+        body.len() / 1024
+    );
+    println!(
+        "| {:<44} | {:>4} | {:>9} | {:>9} | {:>9} |",
+        "operation", "runs", "p50 ms", "p95 ms", "max ms"
+    );
+    println!(
+        "|{:-<46}|{:->6}|{:->11}|{:->11}|{:->11}|",
+        "", "", "", "", ""
+    );
 
     let mut imports = Vec::new();
     let mut csv_imports = Vec::new();
@@ -109,12 +131,22 @@ fn main() {
         assert_eq!(expect_json(response, 200)["unchanged"], ITEMS);
 
         // CSV export of it, imported into a fresh draft.
-        let csv = app.get_as(&format!("/api/v1/catalogue/editions/{code}/export?format=csv"), &admin).bytes().unwrap();
+        let csv = app
+            .get_as(
+                &format!("/api/v1/catalogue/editions/{code}/export?format=csv"),
+                &admin,
+            )
+            .bytes()
+            .unwrap();
         let csv_code = format!("bench-csv-{run}");
         let etag = draft(&app, &csv_code);
         let started = Instant::now();
         let response = app
-            .request(Method::POST, &format!("/api/v1/catalogue/editions/{csv_code}/import"), Some(&admin))
+            .request(
+                Method::POST,
+                &format!("/api/v1/catalogue/editions/{csv_code}/import"),
+                Some(&admin),
+            )
             .header("Content-Type", "text/csv")
             .header("If-Match", &etag)
             .body(csv.to_vec())
@@ -138,9 +170,24 @@ fn main() {
             })
             .collect::<Vec<_>>()
     };
-    summarise("list all 400 items (page_size=500)", timed("/api/v1/catalogue/editions/bench-0/items?page_size=500"));
-    summarise("list one page of 50 items", timed("/api/v1/catalogue/editions/bench-0/items?page_size=50&page=3"));
-    summarise("list with filters (category, q)", timed("/api/v1/catalogue/editions/bench-0/items?category=02&q=%E5%9F%8E%E4%B9%A1"));
-    summarise("export 400 items as CSV", timed("/api/v1/catalogue/editions/bench-0/export?format=csv"));
-    summarise("diff two 400-item editions", timed("/api/v1/catalogue/diff?from=bench-0&to=bench-1"));
+    summarise(
+        "list all 400 items (page_size=500)",
+        timed("/api/v1/catalogue/editions/bench-0/items?page_size=500"),
+    );
+    summarise(
+        "list one page of 50 items",
+        timed("/api/v1/catalogue/editions/bench-0/items?page_size=50&page=3"),
+    );
+    summarise(
+        "list with filters (category, q)",
+        timed("/api/v1/catalogue/editions/bench-0/items?category=02&q=%E5%9F%8E%E4%B9%A1"),
+    );
+    summarise(
+        "export 400 items as CSV",
+        timed("/api/v1/catalogue/editions/bench-0/export?format=csv"),
+    );
+    summarise(
+        "diff two 400-item editions",
+        timed("/api/v1/catalogue/diff?from=bench-0&to=bench-1"),
+    );
 }

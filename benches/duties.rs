@@ -17,11 +17,32 @@ use serde_json::{json, Value};
 use support::*;
 
 const MATTERS: usize = 70;
+const DOMAINS: [&str; 4] = ["生态环境", "城乡建设", "市场监管", "农业农村"];
 const LOOKUPS: usize = 1000;
 const DEPARTMENTS: [&str; 10] = [
-    "luxian-zrzy", "luxian-sthj", "luxian-zjj", "luxian-nync", "luxian-scjg", "luxian-yjj", "luxian-zhzf", "luxian-swj", "luxian-wjj", "luxian-mzj",
+    "luxian-zrzy",
+    "luxian-sthj",
+    "luxian-zjj",
+    "luxian-nync",
+    "luxian-scjg",
+    "luxian-yjj",
+    "luxian-zhzf",
+    "luxian-swj",
+    "luxian-wjj",
+    "luxian-mzj",
 ];
-const SUBJECTS: [&str; 10] = ["油烟污染", "建筑垃圾", "违法建设", "秸秆焚烧", "占道经营", "噪声扰民", "河道采砂", "食品摊贩", "安全生产", "养犬管理"];
+const SUBJECTS: [&str; 10] = [
+    "油烟污染",
+    "建筑垃圾",
+    "违法建设",
+    "秸秆焚烧",
+    "占道经营",
+    "噪声扰民",
+    "河道采砂",
+    "食品摊贩",
+    "安全生产",
+    "养犬管理",
+];
 
 fn matters() -> Vec<Value> {
     (0..MATTERS)
@@ -33,7 +54,7 @@ fn matters() -> Vec<Value> {
             json!({
                 "code": format!("SD-{i:03}"),
                 "name": format!("{}的监督管理（第{i}项）", SUBJECTS[i % SUBJECTS.len()]),
-                "domain": ["生态环境", "城乡建设", "市场监管", "农业农村"][i % 4],
+                "domain": DOMAINS[i % DOMAINS.len()],
                 "legal_basis": [{"law": "《中华人民共和国大气污染防治法》", "article": "第八十一条"}],
                 "lead": {"department": lead, "duties": ["依法审批", "监督检查", "查处违法行为"]},
                 "supporters": supporters,
@@ -49,11 +70,18 @@ fn matters() -> Vec<Value> {
 fn main() {
     let app = TestApp::with_demo();
     let compiler = app.token(&["county_compiler"], LUXIAN, "luxian-gov");
-    println!("duties benchmark on {}: {MATTERS} matters, {LOOKUPS} lookups", backend());
+    println!(
+        "duties benchmark on {}: {MATTERS} matters, {LOOKUPS} lookups",
+        backend()
+    );
     header();
     let started = Instant::now();
     let response = app
-        .request(Method::POST, &format!("/api/v1/counties/{LUXIAN}/duty-list/import"), Some(&compiler))
+        .request(
+            Method::POST,
+            &format!("/api/v1/counties/{LUXIAN}/duty-list/import"),
+            Some(&compiler),
+        )
         .header("If-Match", "\"0\"")
         .json(&json!({"matters": matters()}))
         .send()
@@ -61,9 +89,23 @@ fn main() {
     let imported = started.elapsed();
     assert_eq!(expect_json(response, 200)["created"], MATTERS);
     summarise("import a 70-matter list (JSON)", vec![imported]);
-    let queries = ["油烟", "油煙", "建筑垃圾", "違法建設", "占道", "噪声 扰民", "采砂", "摊贩"];
+    let queries = [
+        "油烟",
+        "油煙",
+        "建筑垃圾",
+        "違法建設",
+        "占道",
+        "噪声 扰民",
+        "采砂",
+        "摊贩",
+    ];
     let paths: Vec<String> = (0..LOOKUPS)
-        .map(|i| format!("/api/v1/lookup?township={YUCHAN}&q={}", queries[i % queries.len()]))
+        .map(|i| {
+            format!(
+                "/api/v1/lookup?township={YUCHAN}&q={}",
+                queries[i % queries.len()]
+            )
+        })
         .collect();
     let samples = paths
         .iter()
@@ -76,21 +118,59 @@ fn main() {
         })
         .collect();
     summarise("lookup on the working copy (token)", samples);
-    summarise("statistics of the list", time_gets(&app, &format!("/api/v1/counties/{LUXIAN}/duty-list/statistics"), Some(&compiler), 100));
+    summarise(
+        "statistics of the list",
+        time_gets(
+            &app,
+            &format!("/api/v1/counties/{LUXIAN}/duty-list/statistics"),
+            Some(&compiler),
+            100,
+        ),
+    );
 
     // Publish the list and look up on the version in force.
     let base = format!("/api/v1/counties/{LUXIAN}/lists/duty/versions");
-    let version = expect_json(app.post(&base, &compiler, &json!({"title": "泸县属地管理事项责任清单", "change_summary": "首次发布"})), 201);
+    let version = expect_json(
+        app.post(
+            &base,
+            &compiler,
+            &json!({"title": "泸县属地管理事项责任清单", "change_summary": "首次发布"}),
+        ),
+        201,
+    );
     let hash = version["content_hash"].as_str().unwrap().to_string();
-    for (role, stage) in [("staffing_reviewer", "staffing"), ("legality_reviewer", "legality"), ("approval_reviewer", "approval")] {
+    for (role, stage) in [
+        ("staffing_reviewer", "staffing"),
+        ("legality_reviewer", "legality"),
+        ("approval_reviewer", "approval"),
+    ] {
         let token = app.token(&[role], LUXIAN, "reviewer");
-        expect_json(app.post(&format!("{base}/1/reviews"), &token, &json!({"stage": stage, "decision": "approve", "hash": hash})), 201);
+        expect_json(
+            app.post(
+                &format!("{base}/1/reviews"),
+                &token,
+                &json!({"stage": stage, "decision": "approve", "hash": hash}),
+            ),
+            201,
+        );
     }
     let etag = app.etag(&format!("{base}/1"), &compiler);
-    expect_json(app.send(Method::POST, &format!("{base}/1/publish"), &compiler, Some(&etag), &json!({})), 200);
+    expect_json(
+        app.send(
+            Method::POST,
+            &format!("{base}/1/publish"),
+            &compiler,
+            Some(&etag),
+            &json!({}),
+        ),
+        200,
+    );
     let samples = (0..LOOKUPS)
         .map(|i| {
-            let path = format!("/public/v1/lookup?township={YUCHAN}&q={}", queries[i % queries.len()]);
+            let path = format!(
+                "/public/v1/lookup?township={YUCHAN}&q={}",
+                queries[i % queries.len()]
+            );
             let started = Instant::now();
             let response = app.get(&path);
             assert_eq!(response.status(), 200);

@@ -30,9 +30,13 @@ fn main() {
     let legality = app.token(&["legality_reviewer"], COUNTY, "xuyong-sfj");
     let government = app.token(&["government_approver"], COUNTY, "xuyong-gov");
     let base = format!("/api/v1/counties/{COUNTY}/lists/power/versions");
-    println!("publication benchmark on {}: {TOWNSHIPS} townships × {ITEMS} offered items", backend());
+    println!(
+        "publication benchmark on {}: {TOWNSHIPS} townships × {ITEMS} offered items",
+        backend()
+    );
     header();
-    let (mut submits, mut reviews, mut publishes, mut totals) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut submits, mut reviews, mut publishes, mut totals) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut size = 0;
     for run in 1..=RUNS {
         let started = Instant::now();
@@ -44,12 +48,28 @@ fn main() {
         let n = version["number"].as_i64().unwrap();
         let review_start = Instant::now();
         for (token, stage) in [(&legality, "legality"), (&government, "government")] {
-            expect_json(app.post(&format!("{base}/{n}/reviews"), token, &json!({"stage": stage, "decision": "approve", "hash": hash})), 201);
+            expect_json(
+                app.post(
+                    &format!("{base}/{n}/reviews"),
+                    token,
+                    &json!({"stage": stage, "decision": "approve", "hash": hash}),
+                ),
+                201,
+            );
         }
         reviews.push(review_start.elapsed() / 2);
         let etag = app.etag(&format!("{base}/{n}"), &compiler);
         let publish_start = Instant::now();
-        expect_json(app.send(Method::POST, &format!("{base}/{n}/publish"), &compiler, Some(&etag), &json!({})), 200);
+        expect_json(
+            app.send(
+                Method::POST,
+                &format!("{base}/{n}/publish"),
+                &compiler,
+                Some(&etag),
+                &json!({}),
+            ),
+            200,
+        );
         publishes.push(publish_start.elapsed());
         totals.push(submitted + publish_start.elapsed());
     }
@@ -64,18 +84,47 @@ fn main() {
     let cold = started.elapsed();
     let etag = first.headers()["etag"].to_str().unwrap().to_string();
     let bytes = first.bytes().unwrap().len();
-    summarise(&format!("township slice, first read ({} KiB)", bytes / 1024), vec![cold]);
-    summarise("township slice in force, warm", time_gets(&app, &slice, None, READS));
+    summarise(
+        &format!("township slice, first read ({} KiB)", bytes / 1024),
+        vec![cold],
+    );
+    summarise(
+        "township slice in force, warm",
+        time_gets(&app, &slice, None, READS),
+    );
     let revalidations: Vec<Duration> = (0..READS)
         .map(|_| {
             let started = Instant::now();
-            let response = app.request(Method::GET, &slice, None).header("If-None-Match", &etag).send().unwrap();
+            let response = app
+                .request(Method::GET, &slice, None)
+                .header("If-None-Match", &etag)
+                .send()
+                .unwrap();
             assert_eq!(response.status(), 304);
             started.elapsed()
         })
         .collect();
     summarise("township slice with If-None-Match (304)", revalidations);
-    summarise("township slice filtered (category=02)", time_gets(&app, &format!("{slice}?category=02"), None, READS / 4));
-    summarise("whole county document by version number", time_gets(&app, &format!("/public/v1/counties/{COUNTY}/lists/power/versions/1"), None, 20));
-    summarise("diff of two published versions", time_gets(&app, &format!("/public/v1/counties/{COUNTY}/lists/power/diff?from=1&to=2"), None, 5));
+    summarise(
+        "township slice filtered (category=02)",
+        time_gets(&app, &format!("{slice}?category=02"), None, READS / 4),
+    );
+    summarise(
+        "whole county document by version number",
+        time_gets(
+            &app,
+            &format!("/public/v1/counties/{COUNTY}/lists/power/versions/1"),
+            None,
+            20,
+        ),
+    );
+    summarise(
+        "diff of two published versions",
+        time_gets(
+            &app,
+            &format!("/public/v1/counties/{COUNTY}/lists/power/diff?from=1&to=2"),
+            None,
+            5,
+        ),
+    );
 }

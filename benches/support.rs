@@ -11,6 +11,9 @@ use crate::common::*;
 pub const TOWNSHIPS: usize = 20;
 /// Delegable items offered to each.
 pub const ITEMS: usize = 300;
+const CATEGORIES: [&str; 7] = ["01", "02", "02", "03", "06", "07", "20"];
+const DOMAINS: [&str; 5] = ["市容环境", "城乡建设", "生态环境", "农业农村", "安全生产"];
+
 /// The benchmark county (叙永县).
 pub const COUNTY: &str = "510524000000";
 
@@ -25,8 +28,14 @@ pub fn backend() -> &'static str {
 
 /// Prints a table header.
 pub fn header() {
-    println!("| {:<52} | {:>5} | {:>9} | {:>9} | {:>9} |", "operation", "runs", "p50 ms", "p95 ms", "max ms");
-    println!("|{:-<54}|{:->7}|{:->11}|{:->11}|{:->11}|", "", "", "", "", "");
+    println!(
+        "| {:<52} | {:>5} | {:>9} | {:>9} | {:>9} |",
+        "operation", "runs", "p50 ms", "p95 ms", "max ms"
+    );
+    println!(
+        "|{:-<54}|{:->7}|{:->11}|{:->11}|{:->11}|",
+        "", "", "", "", ""
+    );
 }
 
 /// Prints one row: median, 95th percentile and maximum.
@@ -49,7 +58,11 @@ pub fn time_gets(app: &TestApp, path: &str, token: Option<&str>, runs: usize) ->
         .map(|_| {
             let started = Instant::now();
             let response = app.request(Method::GET, path, token).send().unwrap();
-            assert!(response.status().is_success(), "GET {path}: {}", response.status());
+            assert!(
+                response.status().is_success(),
+                "GET {path}: {}",
+                response.status()
+            );
             let _ = response.bytes().unwrap();
             started.elapsed()
         })
@@ -66,18 +79,29 @@ pub fn township(i: usize) -> String {
 pub fn county_and_edition(app: &TestApp) {
     let admin = app.admin();
     let mut regions = vec![json!({"code": COUNTY, "name": "叙永县", "parent": "510500000000"})];
-    let mut orgs = vec![json!({"code": "xuyong-zhzf", "name": "叙永县综合行政执法局", "kind": "department", "sector": "comprehensive_enforcement", "region": COUNTY})];
+    let mut orgs = vec![
+        json!({"code": "xuyong-zhzf", "name": "叙永县综合行政执法局", "kind": "department", "sector": "comprehensive_enforcement", "region": COUNTY}),
+    ];
     for i in 0..TOWNSHIPS {
         regions.push(json!({"code": township(i), "name": format!("第{i}镇")}));
         orgs.push(json!({"code": format!("xuyong-{i}-zfd"), "name": format!("第{i}镇综合行政执法队"), "kind": "township_unit", "sector": "comprehensive_enforcement", "region": township(i)}));
     }
-    expect_json(app.post("/api/v1/regions/import", &admin, &json!(regions)), 200);
-    expect_json(app.post("/api/v1/organisations/import", &admin, &json!(orgs)), 200);
+    expect_json(
+        app.post("/api/v1/regions/import", &admin, &json!(regions)),
+        200,
+    );
+    expect_json(
+        app.post("/api/v1/organisations/import", &admin, &json!(orgs)),
+        200,
+    );
     let items: Vec<Value> = (0..ITEMS + 40)
         .map(|i| {
-            let mut it = item(&format!("ZF-{i:04}"), &format!("对违反市容环境卫生管理规定行为的处罚（第{i}项）"));
-            it["category"] = json!(["01", "02", "02", "03", "06", "07", "20"][i % 7]);
-            it["domain"] = json!(["市容环境", "城乡建设", "生态环境", "农业农村", "安全生产"][i % 5]);
+            let mut it = item(
+                &format!("ZF-{i:04}"),
+                &format!("对违反市容环境卫生管理规定行为的处罚（第{i}项）"),
+            );
+            it["category"] = json!(CATEGORIES[i % CATEGORIES.len()]);
+            it["domain"] = json!(DOMAINS[i % DOMAINS.len()]);
             it["high_frequency"] = json!(i % 10 == 0);
             if i >= ITEMS {
                 it["source"] = json!("statutory");
@@ -88,14 +112,27 @@ pub fn county_and_edition(app: &TestApp) {
         .collect();
     let etag = draft(app, "bench");
     let response = app
-        .request(Method::POST, "/api/v1/catalogue/editions/bench/import", Some(&admin))
+        .request(
+            Method::POST,
+            "/api/v1/catalogue/editions/bench/import",
+            Some(&admin),
+        )
         .header("If-Match", etag)
         .json(&json!({"items": items}))
         .send()
         .unwrap();
     expect_json(response, 200);
     let etag = app.etag("/api/v1/catalogue/editions/bench", &admin);
-    expect_json(app.send(Method::POST, "/api/v1/catalogue/editions/bench/publish", &admin, Some(&etag), &json!({})), 200);
+    expect_json(
+        app.send(
+            Method::POST,
+            "/api/v1/catalogue/editions/bench/publish",
+            &admin,
+            Some(&etag),
+            &json!({}),
+        ),
+        200,
+    );
 }
 
 /// The compiler of the benchmark county.
@@ -106,7 +143,11 @@ pub fn compiler(app: &TestApp) -> String {
 /// Opens a round of every delegable item for every township; returns its id.
 pub fn open_round(app: &TestApp) -> i64 {
     let round = expect_json(
-        app.post(&format!("/api/v1/counties/{COUNTY}/claim-rounds"), &compiler(app), &json!({"edition": "bench", "title": "叙永县赋权事项认领", "deadline": "2099-12-31"})),
+        app.post(
+            &format!("/api/v1/counties/{COUNTY}/claim-rounds"),
+            &compiler(app),
+            &json!({"edition": "bench", "title": "叙永县赋权事项认领", "deadline": "2099-12-31"}),
+        ),
         201,
     );
     assert_eq!(round["claims"], TOWNSHIPS * ITEMS);
@@ -119,7 +160,13 @@ pub fn answer_and_confirm(app: &TestApp, round: i64, t: usize) -> (Duration, Dur
     let code = township(t);
     let clerk = app.token(&["township_clerk"], &code, "clerk");
     let officer = app.token(&["department_officer"], COUNTY, "xuyong-zhzf");
-    let claims = expect_json(app.get_as(&format!("/api/v1/claim-rounds/{round}/claims?township={code}&page_size=500"), &clerk), 200);
+    let claims = expect_json(
+        app.get_as(
+            &format!("/api/v1/claim-rounds/{round}/claims?township={code}&page_size=500"),
+            &clerk,
+        ),
+        200,
+    );
     let body: Vec<Value> = claims["items"]
         .as_array()
         .unwrap()
@@ -132,7 +179,11 @@ pub fn answer_and_confirm(app: &TestApp, round: i64, t: usize) -> (Duration, Dur
         })
         .collect();
     let started = Instant::now();
-    let response = app.post(&format!("/api/v1/claim-rounds/{round}/answers"), &clerk, &json!({"township": code, "answers": body}));
+    let response = app.post(
+        &format!("/api/v1/claim-rounds/{round}/answers"),
+        &clerk,
+        &json!({"township": code, "answers": body}),
+    );
     let answered = started.elapsed();
     let changed = expect_json(response, 200);
     assert_eq!(changed["changed"], ITEMS);
@@ -144,7 +195,11 @@ pub fn answer_and_confirm(app: &TestApp, round: i64, t: usize) -> (Duration, Dur
         .map(|c| json!({"township": code, "item": c["item"], "decision": "confirm", "revision": c["revision"]}))
         .collect();
     let started = Instant::now();
-    let response = app.post(&format!("/api/v1/claim-rounds/{round}/confirmations"), &officer, &json!({"decisions": decisions}));
+    let response = app.post(
+        &format!("/api/v1/claim-rounds/{round}/confirmations"),
+        &officer,
+        &json!({"decisions": decisions}),
+    );
     let confirmed = started.elapsed();
     expect_json(response, 200);
     (answered, confirmed)

@@ -613,6 +613,9 @@ fn scope_prefix(code: &str) -> &str {
     }
 }
 
+/// A refused call: what it is, the method, the path, an If-Match and a body.
+type Attempt = (&'static str, Method, String, Option<String>, Option<Value>);
+
 #[test]
 fn an_admin_of_another_province_cannot_touch_this_provinces_catalogue() {
     let app = TestApp::with_demo();
@@ -626,7 +629,7 @@ fn an_admin_of_another_province_cannot_touch_this_provinces_catalogue() {
     let published_etag = edition_etag(&app, "2026");
     let before = app.audit_count();
 
-    let refused: Vec<(&str, Method, String, Option<String>, Option<Value>)> = vec![
+    let refused: Vec<Attempt> = vec![
         (
             "create in 51",
             Method::POST,

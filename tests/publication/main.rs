@@ -103,6 +103,10 @@ fn hash_of(app: &TestApp, kind: &str, n: i64) -> String {
         .to_string()
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a review is all of these; the tests read better with each spelled out"
+)]
 fn review_as(
     app: &TestApp,
     token: &str,

@@ -180,7 +180,7 @@ pub fn compile_duty(conn: &mut DbConnection, county: &RegionCode) -> AppResult<C
 
 /// The items of a document keyed for diffs: `township/code` for power lists, the matter
 /// code for responsibility lists.
-pub fn keyed_items(kind: ListKind, document: &Value) -> BTreeMap<String, Value> {
+pub fn keyed_items(kind: ListKind, document: &Value) -> BTreeMap<String, &Value> {
     let mut items = BTreeMap::new();
     match kind {
         ListKind::Power => {
@@ -189,7 +189,7 @@ pub fn keyed_items(kind: ListKind, document: &Value) -> BTreeMap<String, Value> 
                 for item in township["items"].as_array().into_iter().flatten() {
                     items.insert(
                         format!("{code}/{}", item["code"].as_str().unwrap_or_default()),
-                        item.clone(),
+                        item,
                     );
                 }
             }
@@ -198,7 +198,7 @@ pub fn keyed_items(kind: ListKind, document: &Value) -> BTreeMap<String, Value> 
             for matter in document["matters"].as_array().into_iter().flatten() {
                 items.insert(
                     matter["code"].as_str().unwrap_or_default().to_string(),
-                    matter.clone(),
+                    matter,
                 );
             }
         }
@@ -255,8 +255,9 @@ pub fn diff_documents(kind: ListKind, from: &Value, to: &Value) -> DocumentDiff 
     for (key, new) in keyed_items(kind, to) {
         match old.remove(&key) {
             None => {
-                diff.added.insert(key, new);
+                diff.added.insert(key, new.clone());
             }
+            Some(before) if before == new => diff.unchanged += 1,
             Some(before) => {
                 let empty = serde_json::Map::new();
                 let before_map = before.as_object().unwrap_or(&empty);
@@ -283,6 +284,6 @@ pub fn diff_documents(kind: ListKind, from: &Value, to: &Value) -> DocumentDiff 
             }
         }
     }
-    diff.removed = old;
+    diff.removed = old.into_iter().map(|(k, v)| (k, v.clone())).collect();
     diff
 }

@@ -844,11 +844,10 @@ impl Items {
         rows: Vec<(usize, ItemInput)>,
         dry_run: bool,
     ) -> AppResult<ImportReport> {
-        let ed = if dry_run {
-            Edition::for_check(conn, actor, edition)?
-        } else {
-            Edition::for_change(conn, actor, edition, expected)?
-        };
+        let ed = Edition::for_check(conn, actor, edition)?;
+        if let Some(expected) = expected.filter(|_| !dry_run) {
+            require_revision(expected, ed.revision)?;
+        }
         ed.ensure_draft()?;
         let dict = dictionaries(conn)?;
         let mut errors = Vec::new();
@@ -933,9 +932,13 @@ impl Items {
         report.created = inserts.len() - replaced.len();
         report.updated = replaced.len();
         report.removed = removed.len();
-        if dry_run {
+        if dry_run || inserts.is_empty() && removed.is_empty() {
             return Ok(report);
         }
+        // Only now is the edition taken; the guard catches a writer since it was read,
+        // and a draft published meanwhile is refused.
+        let ed = Edition::for_change(conn, actor, edition, expected)?;
+        ed.ensure_draft()?;
         // Changed rows are replaced whole; the parent key is deferred to commit.
         let gone: Vec<&String> = replaced.iter().chain(removed.iter()).collect();
         for chunk in gone.chunks(500) {

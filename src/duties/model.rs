@@ -265,9 +265,12 @@ impl MatterInput {
             trim(&mut b.article);
             trim(&mut b.excerpt);
         }
-        if self.notes.as_deref().is_some_and(|n| n.trim().is_empty()) {
-            self.notes = None;
-        }
+        self.notes = self
+            .notes
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(String::from);
     }
 
     /// Every rule a matter obeys on its own; `departments` are the county's.
@@ -404,9 +407,10 @@ impl DutyLists {
         })
     }
 
-    /// Takes the list for a change: checks the right, then moves the list's revision on
-    /// (creating the list on its first change). The UPDATE holds the row until commit, so
-    /// changes of one county's list queue; `expected` guards whole-list writes.
+    /// Takes the list for a change: checks the right, makes sure the list's row exists
+    /// (a concurrent first writer waits on the unique key instead of failing), then
+    /// moves the revision on with a guarded UPDATE that holds the row until commit, so
+    /// changes of one county's list queue. `expected` guards whole-list writes.
     fn for_change(
         conn: &mut DbConnection,
         actor: &Principal,
@@ -415,6 +419,21 @@ impl DutyLists {
     ) -> AppResult<()> {
         actor.require(Permission::ManageDutyList, county)?;
         let stamp = now();
+        let row = (
+            duty_lists::county_code.eq(county.as_str()),
+            duty_lists::revision.eq(0),
+            duty_lists::updated_at.eq(stamp),
+        );
+        match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(duty_lists::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c),
+            DbConnection::Postgresql(c) => diesel::insert_into(duty_lists::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c),
+        }?;
         let mut update = diesel::update(duty_lists::table.find(county.as_str())).into_boxed();
         if let Some(expected) = expected {
             update = update.filter(duty_lists::revision.eq(expected));
@@ -429,23 +448,7 @@ impl DutyLists {
             return Ok(());
         }
         let current = DutyLists::header(conn, county)?.revision;
-        match expected {
-            Some(expected) if current != 0 || expected != 0 => {
-                require_revision(expected, current)?;
-                Err(AppError::PreconditionFailed { current })
-            }
-            _ if current == 0 => {
-                diesel::insert_into(duty_lists::table)
-                    .values((
-                        duty_lists::county_code.eq(county.as_str()),
-                        duty_lists::revision.eq(1),
-                        duty_lists::updated_at.eq(stamp),
-                    ))
-                    .execute(conn)?;
-                Ok(())
-            }
-            _ => Err(AppError::PreconditionFailed { current }),
-        }
+        Err(AppError::PreconditionFailed { current })
     }
 
     /// A page of matters in code order.
@@ -775,10 +778,9 @@ impl DutyLists {
         rows: Vec<(usize, MatterInput)>,
         dry_run: bool,
     ) -> AppResult<ImportReport> {
-        if dry_run {
-            actor.require(Permission::ManageDutyList, county)?;
-        } else {
-            DutyLists::for_change(conn, actor, county, expected)?;
+        actor.require(Permission::ManageDutyList, county)?;
+        if let Some(expected) = expected.filter(|_| !dry_run) {
+            require_revision(expected, DutyLists::header(conn, county)?.revision)?;
         }
         let departments = county_departments(conn, county)?;
         let total = rows.len();
@@ -854,6 +856,8 @@ impl DutyLists {
         if dry_run || writes.is_empty() && removed.is_empty() {
             return Ok(report);
         }
+        // Only now is the list taken; the guard catches a writer since it was read.
+        DutyLists::for_change(conn, actor, county, expected)?;
         // Changed and removed matters go first, so that names move freely between codes.
         let gone: Vec<&str> = writes
             .iter()

@@ -932,7 +932,27 @@ impl Items {
         report.created = inserts.len() - replaced.len();
         report.updated = replaced.len();
         report.removed = removed.len();
-        if dry_run || inserts.is_empty() && removed.is_empty() {
+        if dry_run {
+            return Ok(report);
+        }
+        if inserts.is_empty() && removed.is_empty() {
+            // Nothing to write, but the answer must still hold at commit: a guarded no-op
+            // UPDATE waits for a concurrent writer and then sees what it did.
+            let held = diesel::update(
+                catalogue_editions::table
+                    .find(edition)
+                    .filter(catalogue_editions::revision.eq(ed.revision))
+                    .filter(catalogue_editions::status.eq(EditionStatus::Draft.as_str())),
+            )
+            .set(catalogue_editions::revision.eq(catalogue_editions::revision))
+            .execute(conn)?;
+            if held == 0 {
+                let now = Edition::find(conn, edition)?;
+                now.ensure_draft()?;
+                return Err(AppError::PreconditionFailed {
+                    current: now.revision,
+                });
+            }
             return Ok(report);
         }
         // Only now is the edition taken; the guard catches a writer since it was read,

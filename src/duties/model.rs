@@ -853,7 +853,27 @@ impl DutyLists {
             .filter(|c| !by_code.contains_key(*c))
             .collect();
         report.removed = removed.len();
-        if dry_run || writes.is_empty() && removed.is_empty() {
+        if dry_run {
+            return Ok(report);
+        }
+        if writes.is_empty() && removed.is_empty() {
+            // Nothing to write, but the answer must still hold at commit: a guarded no-op
+            // UPDATE waits for a concurrent writer and then sees what it did.
+            let seen = match expected {
+                Some(expected) => expected,
+                None => DutyLists::header(conn, county)?.revision,
+            };
+            let held = diesel::update(
+                duty_lists::table
+                    .find(county.as_str())
+                    .filter(duty_lists::revision.eq(seen)),
+            )
+            .set(duty_lists::revision.eq(duty_lists::revision))
+            .execute(conn)?;
+            let current = DutyLists::header(conn, county)?.revision;
+            if held == 0 && current != seen {
+                return Err(AppError::PreconditionFailed { current });
+            }
             return Ok(report);
         }
         // Only now is the list taken; the guard catches a writer since it was read.

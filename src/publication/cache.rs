@@ -10,7 +10,7 @@ use actix_web::web::Bytes;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::document::{canonical_bytes, sha256_hex, ListKind};
+use super::document::{sha256_hex, ListKind};
 use super::model::{Version, Versions};
 use crate::db::DbConnection;
 use crate::error::AppResult;
@@ -25,8 +25,18 @@ pub struct Slice {
     pub etag: String,
     /// The township's code, name and kind.
     pub township: Value,
-    /// The items, for filtered answers.
-    pub items: Vec<Value>,
+}
+
+impl Slice {
+    /// The items, read back from the rendered bytes (for filtered answers, which are
+    /// rarer than whole slices and not worth holding parsed in memory).
+    pub fn items(&self) -> AppResult<Vec<Value>> {
+        let mut slice: Value = serde_json::from_slice(&self.bytes)?;
+        Ok(match slice["items"].take() {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        })
+    }
 }
 
 /// One matter of a published responsibility list, with its folded search text.
@@ -61,16 +71,19 @@ impl Published {
         let mut townships = HashMap::new();
         for township in document["townships"].as_array().into_iter().flatten() {
             let code = township["code"].as_str().unwrap_or_default().to_string();
-            let meta = serde_json::json!({"code": code, "name": township["name"], "kind": township["kind"]});
-            let items: Vec<Value> = township["items"].as_array().cloned().unwrap_or_default();
-            let bytes = slice_bytes(&version, &county, edition.as_deref(), &meta, &items);
+            // Keys in sorted order: the slice is canonical JSON.
+            let meta = serde_json::json!({"code": code, "kind": township["kind"], "name": township["name"]});
+            let items = township["items"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let bytes = slice_bytes(&version, &county, edition.as_deref(), &meta, items);
             townships.insert(
                 code,
                 Slice {
                     etag: sha256_hex(&bytes),
                     bytes: Bytes::from(bytes),
                     township: meta,
-                    items,
                 },
             );
         }
@@ -107,7 +120,9 @@ impl Published {
     }
 }
 
-/// Renders a township's slice (all items, or the filtered ones).
+/// Renders a township's slice (all items, or the filtered ones). The fields are in
+/// sorted order and every part comes from a canonical document, so the bytes are
+/// canonical JSON without re-sorting a tree of thousands of items.
 pub fn slice_bytes(
     version: &Version,
     county: &Value,
@@ -115,17 +130,30 @@ pub fn slice_bytes(
     township: &Value,
     items: &[Value],
 ) -> Vec<u8> {
-    canonical_bytes(serde_json::json!({
-        "county": county,
-        "kind": "power",
-        "version": version.number,
-        "content_hash": version.content_hash,
-        "effective_from": version.effective_from,
-        "edition": edition,
-        "township": township,
-        "item_count": items.len(),
-        "items": items,
-    }))
+    #[derive(serde::Serialize)]
+    struct SliceDocument<'a> {
+        content_hash: &'a str,
+        county: &'a Value,
+        edition: Option<&'a str>,
+        effective_from: Option<NaiveDate>,
+        item_count: usize,
+        items: &'a [Value],
+        kind: &'static str,
+        township: &'a Value,
+        version: i32,
+    }
+    serde_json::to_vec(&SliceDocument {
+        content_hash: &version.content_hash,
+        county,
+        edition,
+        effective_from: version.effective_from,
+        item_count: items.len(),
+        items,
+        kind: "power",
+        township,
+        version: version.number,
+    })
+    .expect("a slice serialises")
 }
 
 type InForceKey = (String, ListKind, NaiveDate);
@@ -137,6 +165,7 @@ pub struct PublishedCache {
     in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
     in_force_ttl: Duration,
     max_bytes: usize,
+    loading: Mutex<HashMap<i64, Arc<Mutex<()>>>>,
 }
 
 impl PublishedCache {
@@ -149,6 +178,7 @@ impl PublishedCache {
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
             max_bytes,
+            loading: Mutex::new(HashMap::new()),
         }
     }
 
@@ -213,30 +243,44 @@ impl PublishedCache {
             .cloned()
     }
 
-    /// A rendered version: from memory, or loaded and rendered once. Only published
-    /// (or superseded) versions come here, so their content is final.
-    pub fn load(&self, conn: &mut DbConnection, version: Version) -> AppResult<Arc<Published>> {
-        if let Some(hit) = self.get(version.id) {
+    /// A rendered version: from memory, or rendered once from `content` (fetched by the
+    /// caller, so that no database connection is held while rendering). Concurrent
+    /// requests for the same version wait for one rendering instead of each doing it.
+    pub fn insert(&self, version: Version, content: String) -> AppResult<Arc<Published>> {
+        let id = version.id;
+        let gate = self
+            .loading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id)
+            .or_default()
+            .clone();
+        let _turn = gate.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = self.get(id) {
             return Ok(hit);
         }
-        let id = version.id;
-        let content = Versions::content(conn, id)?;
         let published = Arc::new(Published::build(version, content)?);
         let weight = published.weight();
-        let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        // Oldest first out when over budget.
-        while held.0 + weight > self.max_bytes && !held.1.is_empty() {
-            let old = held.1.remove(0);
-            if let Some(gone) = versions.remove(&old) {
-                held.0 -= gone.weight();
+        {
+            let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            // Oldest first out when over budget.
+            while held.0 + weight > self.max_bytes && !held.1.is_empty() {
+                let old = held.1.remove(0);
+                if let Some(gone) = versions.remove(&old) {
+                    held.0 -= gone.weight();
+                }
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(id) {
+                slot.insert(published.clone());
+                held.0 += weight;
+                held.1.push(id);
             }
         }
-        if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(id) {
-            slot.insert(published.clone());
-            held.0 += weight;
-            held.1.push(id);
-        }
+        self.loading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
         Ok(published)
     }
 }

@@ -110,33 +110,45 @@ async fn in_force(
     }
     let publication = state.publication.clone();
     let county = county.clone();
-    state
+    let found = state
         .db
         .read(move |conn| {
             let cache = &publication.cache;
+            let missing = || {
+                AppError::NotFound(format!(
+                    "no {} list of county {county} is in force on {date}",
+                    kind.as_str()
+                ))
+            };
             let id = cache
                 .in_force_id(conn, &county, kind, date)?
-                .ok_or_else(|| {
-                    AppError::NotFound(format!(
-                        "no {} list of county {county} is in force on {date}",
-                        kind.as_str()
-                    ))
-                })?;
-            match cache.get(id) {
-                Some(hit) => Ok(hit),
-                None => {
-                    let version =
-                        Versions::in_force(conn, &county, kind, date)?.ok_or_else(|| {
-                            AppError::NotFound(format!(
-                                "no {} list of county {county} is in force on {date}",
-                                kind.as_str()
-                            ))
-                        })?;
-                    cache.load(conn, version)
-                }
+                .ok_or_else(missing)?;
+            if let Some(hit) = cache.get(id) {
+                return Ok(Found::Cached(hit));
             }
+            let version = Versions::in_force(conn, &county, kind, date)?.ok_or_else(missing)?;
+            let content = Versions::content(conn, version.id)?;
+            Ok(Found::Fetched(version, content))
         })
-        .await
+        .await?;
+    render(state, found).await
+}
+
+/// A version from memory, or fetched and still to be rendered.
+enum Found {
+    Cached(Arc<Published>),
+    Fetched(Version, String),
+}
+
+/// Renders a fetched version on a blocking thread, without a database connection.
+async fn render(state: &AppState, found: Found) -> AppResult<Arc<Published>> {
+    match found {
+        Found::Cached(hit) => Ok(hit),
+        Found::Fetched(version, content) => {
+            let publication = state.publication.clone();
+            web::block(move || publication.cache.insert(version, content)).await?
+        }
+    }
 }
 
 /// A published version by number (published or superseded; anything else is not found).
@@ -147,7 +159,7 @@ async fn published_version(
     number: i32,
 ) -> AppResult<Arc<Published>> {
     let publication = state.publication.clone();
-    state
+    let found = state
         .db
         .read(move |conn| {
             let version = Versions::find(conn, &county, kind, number)?;
@@ -157,9 +169,14 @@ async fn published_version(
                     kind.as_str()
                 )));
             }
-            publication.cache.load(conn, version)
+            if let Some(hit) = publication.cache.get(version.id) {
+                return Ok(Found::Cached(hit));
+            }
+            let content = Versions::content(conn, version.id)?;
+            Ok(Found::Fetched(version, content))
         })
-        .await
+        .await?;
+    render(state, found).await
 }
 
 /// The version in force (default today) of a county's power or responsibility list, as
@@ -388,8 +405,8 @@ pub async fn public_township_power_list(
         ));
     }
     let items: Vec<Value> = slice
-        .items
-        .iter()
+        .items()?
+        .into_iter()
         .filter(|i| query.category.as_deref().is_none_or(|c| i["category"] == c))
         .filter(|i| query.domain.as_deref().is_none_or(|d| i["domain"] == d))
         .filter(|i| {
@@ -397,7 +414,6 @@ pub async fn public_township_power_list(
                 .high_frequency
                 .is_none_or(|h| i["high_frequency"] == h)
         })
-        .cloned()
         .collect();
     let bytes = slice_bytes(
         &published.version,

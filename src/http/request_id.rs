@@ -6,6 +6,17 @@ use tracing::Instrument;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A process-unique id without a system call per request: a random prefix drawn once
+/// at start and a counter.
+fn next_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::LazyLock;
+    static PREFIX: LazyLock<String> =
+        LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{:x}", *PREFIX, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Gives every request an id (the caller's `X-Request-Id` if sane, else a new one),
 /// runs it inside a tracing span carrying that id, logs its outcome and echoes the id.
 pub async fn request_id(
@@ -18,7 +29,7 @@ pub async fn request_id(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(next_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
     let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;

@@ -80,8 +80,10 @@ impl Service {
     }
 }
 
-/// Every route of the service.
+/// Every route of the service. The router tries routes in this order, so the public read
+/// path that portals hit all day comes first.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    publication::public::routes(cfg);
     health::routes(cfg);
     openapi::routes(cfg);
     regions::routes(cfg);

@@ -62,7 +62,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(review_version)
         .service(publish_version)
         .service(withdraw_version);
-    public::routes(cfg);
 }
 
 fn target(county: &str, kind: &str) -> AppResult<(RegionCode, ListKind)> {

@@ -166,6 +166,7 @@ pub struct PublishedCache {
     in_force_ttl: Duration,
     max_bytes: usize,
     loading: Mutex<HashMap<i64, Arc<Mutex<()>>>>,
+    builder: Mutex<()>,
 }
 
 impl PublishedCache {
@@ -179,6 +180,7 @@ impl PublishedCache {
             in_force_ttl,
             max_bytes,
             loading: Mutex::new(HashMap::new()),
+            builder: Mutex::new(()),
         }
     }
 
@@ -259,7 +261,12 @@ impl PublishedCache {
         if let Some(hit) = self.get(id) {
             return Ok(hit);
         }
-        let published = Arc::new(Published::build(version, content)?);
+        // One rendering at a time: each parses a document of megabytes into a tree many
+        // times its size, and a sweep across counties must not hold dozens at once.
+        let published = {
+            let _builder = self.builder.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::new(Published::build(version, content)?)
+        };
         let weight = published.weight();
         {
             let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());

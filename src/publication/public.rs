@@ -128,7 +128,7 @@ async fn in_force(
             }
             let version = Versions::in_force(conn, &county, kind, date)?.ok_or_else(missing)?;
             let content = Versions::content(conn, version.id)?;
-            Ok(Found::Fetched(version, content))
+            Ok(Found::Fetched(Box::new(version), content))
         })
         .await?;
     render(state, found).await
@@ -137,7 +137,7 @@ async fn in_force(
 /// A version from memory, or fetched and still to be rendered.
 enum Found {
     Cached(Arc<Published>),
-    Fetched(Version, String),
+    Fetched(Box<Version>, String),
 }
 
 /// Renders a fetched version on a blocking thread, without a database connection.
@@ -146,7 +146,7 @@ async fn render(state: &AppState, found: Found) -> AppResult<Arc<Published>> {
         Found::Cached(hit) => Ok(hit),
         Found::Fetched(version, content) => {
             let publication = state.publication.clone();
-            web::block(move || publication.cache.insert(version, content)).await?
+            web::block(move || publication.cache.insert(*version, content)).await?
         }
     }
 }
@@ -173,7 +173,7 @@ async fn published_version(
                 return Ok(Found::Cached(hit));
             }
             let content = Versions::content(conn, version.id)?;
-            Ok(Found::Fetched(version, content))
+            Ok(Found::Fetched(Box::new(version), content))
         })
         .await?;
     render(state, found).await

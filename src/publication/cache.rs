@@ -192,7 +192,7 @@ impl PublishedCache {
             .clear();
     }
 
-    /// The id of the version in force, from memory when recent enough.
+    /// Asks the database which version is in force and remembers the answer.
     pub fn in_force_id(
         &self,
         conn: &mut DbConnection,
@@ -201,16 +201,6 @@ impl PublishedCache {
         date: NaiveDate,
     ) -> AppResult<Option<i64>> {
         let key = (county.to_string(), kind, date);
-        if let Some((id, at)) = self
-            .in_force
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            if at.elapsed() < self.in_force_ttl {
-                return Ok(*id);
-            }
-        }
         let id = Versions::in_force(conn, county, kind, date)?.map(|v| v.id);
         let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
@@ -220,7 +210,8 @@ impl PublishedCache {
         Ok(id)
     }
 
-    /// Whether the in-force answer for this key is in memory and fresh.
+    /// The in-force answer from memory while fresh; `None` when unknown, or to the one
+    /// caller that should refresh an expired answer.
     pub fn cached_in_force(
         &self,
         county: &RegionCode,
@@ -228,12 +219,26 @@ impl PublishedCache {
         date: NaiveDate,
     ) -> Option<Option<i64>> {
         let key = (county.to_string(), kind, date);
-        self.in_force
+        match self
+            .in_force
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
-            .filter(|(_, at)| at.elapsed() < self.in_force_ttl)
-            .map(|(id, _)| *id)
+        {
+            None => return None,
+            Some((id, at)) if at.elapsed() < self.in_force_ttl => return Some(*id),
+            Some(_) => {}
+        }
+        // Expired: the first caller to get here asks the database; by restamping the old
+        // answer it lets every other caller keep using it meanwhile, so the expiry does not
+        // send all concurrent requests to the database at once.
+        let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
+        let (id, at) = map.get_mut(&key)?;
+        if at.elapsed() < self.in_force_ttl {
+            return Some(*id);
+        }
+        *at = Instant::now();
+        None
     }
 
     /// A rendered version from memory, if there.

@@ -26,7 +26,7 @@ use validator::Validate;
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::{with_etag, write_csv, IfMatch, Page, PageParams, ValidJson};
-use crate::regions::{Level, RegionCode};
+use crate::regions::{county_path, Level, RegionCode};
 use crate::AppState;
 
 /// Registers the routes.
@@ -43,15 +43,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(get_claim)
         .service(reopen_claim)
         .service(get_power_set);
-}
-
-fn county_path(code: &str) -> AppResult<RegionCode> {
-    let code =
-        RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such county: {e}")))?;
-    if code.level() != Level::County {
-        return Err(AppError::NotFound(format!("{code} is not a county")));
-    }
-    Ok(code)
 }
 
 /// Open a claiming round for a county: the chosen (default: all) delegable items of a

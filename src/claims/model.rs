@@ -272,32 +272,6 @@ pub struct ClaimFilter {
     pub item: Option<String>,
 }
 
-/// Inserts one row and returns its generated id (RETURNING is not portable through
-/// `MultiConnection`, so this dispatches to the concrete connection).
-macro_rules! insert_returning_id {
-    ($conn:expr, $table:expr, $row:expr, $id:expr) => {
-        match $conn {
-            DbConnection::Sqlite(c) => diesel::insert_into($table)
-                .values($row)
-                .returning($id)
-                .get_result::<i64>(c),
-            DbConnection::Postgresql(c) => diesel::insert_into($table)
-                .values($row)
-                .returning($id)
-                .get_result::<i64>(c),
-        }
-    };
-}
-
-fn county_of(code: &str) -> AppResult<RegionCode> {
-    let region =
-        RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such county: {e}")))?;
-    if region.level() != Level::County {
-        return Err(AppError::NotFound(format!("{region} is not a county")));
-    }
-    Ok(region)
-}
-
 /// Who may read a county's rounds: county roles in scope, and the clerks of its townships
 /// (who then see their own township only).
 pub fn ensure_can_read(reader: &Principal, county: &RegionCode) -> AppResult<()> {
@@ -430,7 +404,7 @@ impl Round {
         county_code: &str,
         input: NewRound,
     ) -> AppResult<RoundView> {
-        let county = county_of(county_code)?;
+        let county = crate::regions::county_path(county_code)?;
         actor.require(Permission::ManageClaimRounds, &county)?;
         let mut errors = Vec::new();
         let edition = match Edition::find(conn, &input.edition) {
@@ -549,7 +523,7 @@ impl Round {
         AppError::check(errors)?;
         let edition = edition.expect("checked");
         let stamp = now();
-        let round_id = insert_returning_id!(
+        let round_id = crate::insert_returning_id!(
             conn,
             claim_rounds::table,
             &NewRoundRow {

@@ -266,3 +266,21 @@ macro_rules! insert_batch {
         }
     };
 }
+
+/// Inserts one row and returns its generated id. `RETURNING` is not available through the
+/// `MultiConnection` backend, so this dispatches to the concrete connection.
+#[macro_export]
+macro_rules! insert_returning_id {
+    ($conn:expr, $table:expr, $row:expr, $id:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table)
+                .values($row)
+                .returning($id)
+                .get_result::<i64>(c),
+            $crate::db::DbConnection::Postgresql(c) => diesel::insert_into($table)
+                .values($row)
+                .returning($id)
+                .get_result::<i64>(c),
+        }
+    };
+}

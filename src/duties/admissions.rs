@@ -234,16 +234,8 @@ impl Admissions {
             duty_admissions::revision.eq(1),
             duty_admissions::created_at.eq(stamp),
         );
-        let id = match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(duty_admissions::table)
-                .values(values)
-                .returning(duty_admissions::id)
-                .get_result::<i64>(c),
-            DbConnection::Postgresql(c) => diesel::insert_into(duty_admissions::table)
-                .values(values)
-                .returning(duty_admissions::id)
-                .get_result::<i64>(c),
-        }?;
+        let id =
+            crate::insert_returning_id!(conn, duty_admissions::table, values, duty_admissions::id)?;
         audit::record(
             conn,
             actor,

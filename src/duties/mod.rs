@@ -12,8 +12,7 @@ pub use admissions::{
     Admissions,
 };
 pub use model::{
-    county_code, DepartmentDuties, DepartmentRole, DutyList, DutyLists, Matter, MatterFilter,
-    MatterInput,
+    DepartmentDuties, DepartmentRole, DutyList, DutyLists, Matter, MatterFilter, MatterInput,
 };
 pub use stats::{duty_statistics, DepartmentLoad, DutyStatistics, OneMatterFigures};
 pub use transfer::{parse_matters, DutyListExport, MattersDocument};
@@ -30,6 +29,7 @@ use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
     Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
 };
+use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
 use crate::AppState;
 
@@ -65,7 +65,7 @@ pub async fn get_duty_list(
     principal: Principal,
     county: web::Path<String>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let list = state
         .db
@@ -105,7 +105,7 @@ pub async fn list_matters(
     query: web::Query<MatterQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Matter>>> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let page = page.into_inner().resolve()?;
     let q = query.into_inner();
@@ -141,7 +141,7 @@ pub async fn create_matter(
     county: web::Path<String>,
     body: ValidJson<MatterInput>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require(Permission::ManageDutyList, &county)?;
     let input = body.into_inner();
     let matter = state
@@ -165,7 +165,7 @@ pub async fn get_matter(
     path: web::Path<(String, String)>,
 ) -> AppResult<HttpResponse> {
     let (county, code) = path.into_inner();
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let matter = state
         .db
@@ -195,7 +195,7 @@ pub async fn update_matter(
     body: ValidJson<MatterInput>,
 ) -> AppResult<HttpResponse> {
     let (county, code) = path.into_inner();
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require(Permission::ManageDutyList, &county)?;
     let expected = if_match.revision()?;
     let input = body.into_inner();
@@ -225,7 +225,7 @@ pub async fn delete_matter(
     if_match: IfMatch,
 ) -> AppResult<HttpResponse> {
     let (county, code) = path.into_inner();
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require(Permission::ManageDutyList, &county)?;
     let expected = if_match.revision()?;
     state
@@ -265,7 +265,7 @@ pub async fn import_duty_list(
     params: web::Query<ImportParams>,
     body: ImportBody,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require(Permission::ManageDutyList, &county)?;
     let dry_run = params.dry_run;
     let expected = if dry_run {
@@ -295,7 +295,7 @@ pub async fn export_duty_list(
     county: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let format = query.format.unwrap_or(Format::Json);
     let name = county.to_string();
@@ -324,7 +324,7 @@ pub async fn get_duty_statistics(
     principal: Principal,
     county: web::Path<String>,
 ) -> AppResult<web::Json<DutyStatistics>> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let stats = state
         .db
@@ -444,7 +444,7 @@ pub async fn request_admission(
     county: web::Path<String>,
     body: ValidJson<AdmissionRequest>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require(Permission::RequestDutyAdmission, &county)?;
     let request = body.into_inner();
     let admission = state
@@ -481,7 +481,7 @@ pub async fn list_admissions(
     query: web::Query<AdmissionQuery>,
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Admission>>> {
-    let county = county_code(&county)?;
+    let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
     let page = page.into_inner().resolve()?;
     let status = query.status;
@@ -511,7 +511,7 @@ pub async fn get_admission(
         .db
         .read(move |conn| Admissions::find(conn, id))
         .await?;
-    principal.require_related(Permission::ReadDutyList, &county_code(&admission.county)?)?;
+    principal.require_related(Permission::ReadDutyList, &county_path(&admission.county)?)?;
     Ok(with_etag(StatusCode::OK, admission.revision, &admission))
 }
 

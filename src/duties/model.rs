@@ -16,7 +16,7 @@ use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{require_revision, separator_problem, ImportReport, PageRequest};
 use crate::organisations::OrganisationKind;
-use crate::regions::{Level, RegionCode};
+use crate::regions::RegionCode;
 use crate::text::{search_terms, searchable};
 
 /// A department and what it must do for a matter.
@@ -370,16 +370,6 @@ impl MatterInput {
     }
 }
 
-/// The county a path names.
-pub fn county_code(code: &str) -> AppResult<RegionCode> {
-    let region =
-        RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such county: {e}")))?;
-    if region.level() != Level::County {
-        return Err(AppError::NotFound(format!("{region} is not a county")));
-    }
-    Ok(region)
-}
-
 /// Matter queries and changes of one county's working copy.
 pub struct DutyLists;
 
@@ -648,16 +638,7 @@ impl DutyLists {
             created_at,
             updated_at: stamp,
         };
-        let id = match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(duty_matters::table)
-                .values(&row)
-                .returning(duty_matters::id)
-                .get_result::<i64>(c),
-            DbConnection::Postgresql(c) => diesel::insert_into(duty_matters::table)
-                .values(&row)
-                .returning(duty_matters::id)
-                .get_result::<i64>(c),
-        }?;
+        let id = crate::insert_returning_id!(conn, duty_matters::table, &row, duty_matters::id)?;
         let departments: Vec<DepartmentRow> = std::iter::once((&input.lead, "lead"))
             .chain(input.supporters.iter().map(|s| (s, "support")))
             .enumerate()

@@ -26,9 +26,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpResponse};
 
 use crate::auth::{Permission, Principal};
-use crate::duties::county_code;
 use crate::error::{AppResult, Problem};
 use crate::http::{with_etag, IfMatch, ValidJson};
+use crate::regions::county_path;
 use crate::regions::RegionCode;
 use crate::AppState;
 
@@ -65,7 +65,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn target(county: &str, kind: &str) -> AppResult<(RegionCode, ListKind)> {
-    Ok((county_code(county)?, ListKind::parse(kind)?))
+    Ok((county_path(county)?, ListKind::parse(kind)?))
 }
 
 /// Freeze the working copy into the next version: its canonical JSON and SHA-256, a

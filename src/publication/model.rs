@@ -825,16 +825,12 @@ impl Versions {
             version_reviews::reviewed_hash.eq(&input.hash),
             version_reviews::created_at.eq(stamp),
         );
-        let review_id = match conn {
-            DbConnection::Sqlite(c) => diesel::insert_into(version_reviews::table)
-                .values(review_values)
-                .returning(version_reviews::id)
-                .get_result::<i64>(c),
-            DbConnection::Postgresql(c) => diesel::insert_into(version_reviews::table)
-                .values(review_values)
-                .returning(version_reviews::id)
-                .get_result::<i64>(c),
-        }?;
+        let review_id = crate::insert_returning_id!(
+            conn,
+            version_reviews::table,
+            review_values,
+            version_reviews::id
+        )?;
         for f in &input.findings {
             diesel::insert_into(review_findings::table)
                 .values((

@@ -14,8 +14,9 @@ use super::cache::{slice_bytes, Published};
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{Version, Versions};
-use crate::duties::{county_code, lookup_township};
+use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
+use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
 use crate::text::search_terms;
 use crate::AppState;
@@ -197,7 +198,7 @@ pub async fn public_list_in_force(
     path: web::Path<(String, String)>,
     query: web::Query<AtQuery>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&path.0)?;
+    let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let date = parse_date("at", query.at.as_deref())?;
     let published = in_force(&state, &county, kind, date).await?;
@@ -271,7 +272,7 @@ pub async fn public_list_versions(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> AppResult<web::Json<Vec<PublicVersion>>> {
-    let county = county_code(&path.0)?;
+    let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let versions = state
         .db
@@ -301,7 +302,7 @@ pub async fn public_version(
     state: web::Data<AppState>,
     path: web::Path<(String, String, i32)>,
 ) -> AppResult<HttpResponse> {
-    let county = county_code(&path.0)?;
+    let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let published = published_version(&state, county, kind, path.2).await?;
     Ok(cached(
@@ -336,7 +337,7 @@ pub async fn public_diff(
     path: web::Path<(String, String)>,
     query: web::Query<VersionDiffQuery>,
 ) -> AppResult<web::Json<DocumentDiff>> {
-    let county = county_code(&path.0)?;
+    let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let from = published_version(&state, county.clone(), kind, query.from).await?;
     let to = published_version(&state, county, kind, query.to).await?;

@@ -38,6 +38,15 @@ pub fn path_code(code: &str) -> AppResult<RegionCode> {
     RegionCode::parse(code).map_err(|e| AppError::NotFound(format!("no such region: {e}")))
 }
 
+/// Parses a path segment that must name a county; 404 otherwise.
+pub fn county_path(code: &str) -> AppResult<RegionCode> {
+    let region = path_code(code)?;
+    if region.level() != Level::County {
+        return Err(AppError::NotFound(format!("{region} is not a county")));
+    }
+    Ok(region)
+}
+
 /// List regions (provinces when no filter is given). Public reference data.
 #[utoipa::path(
     tag = "regions",

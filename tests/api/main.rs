@@ -6,5 +6,6 @@ mod audit;
 mod authz;
 mod catalogue;
 mod foundation;
+mod generate;
 mod organisations;
 mod regions;

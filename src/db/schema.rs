@@ -219,7 +219,6 @@ diesel::table! {
         status -> Text,
         title -> Text,
         change_summary -> Text,
-        content -> Text,
         content_hash -> Text,
         item_count -> Integer,
         answered_findings -> Text,
@@ -231,6 +230,13 @@ diesel::table! {
         effective_from -> Nullable<Date>,
         effective_to -> Nullable<Date>,
         revision -> BigInt,
+    }
+}
+
+diesel::table! {
+    version_contents (version_id) {
+        version_id -> BigInt,
+        content -> Text,
     }
 }
 
@@ -285,6 +291,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     duty_departments,
     duty_admissions,
     list_versions,
+    version_contents,
     version_reviews,
     review_findings,
 );

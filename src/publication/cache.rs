@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use chrono::NaiveDate;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::document::{sha256_hex, ListKind};
@@ -63,42 +64,78 @@ pub struct Published {
     pub edition: Option<String>,
 }
 
+/// A power list as stored, read without building a tree: each township's items stay the
+/// canonical text they were frozen as, so rendering a slice is copying, and a document of
+/// megabytes costs little more than its own size in memory.
+#[derive(serde::Deserialize)]
+struct RawPowerList<'a> {
+    #[serde(borrow)]
+    county: &'a RawValue,
+    edition: Option<String>,
+    #[serde(borrow, default)]
+    townships: Vec<RawTownship<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawTownship<'a> {
+    code: String,
+    kind: Value,
+    name: Value,
+    #[serde(borrow, default)]
+    items: Vec<&'a RawValue>,
+}
+
 impl Published {
     fn build(version: Version, content: String) -> AppResult<Published> {
-        let document: Value = serde_json::from_str(&content)?;
-        let county = document["county"].clone();
-        let edition = document["edition"].as_str().map(String::from);
-        let mut townships = HashMap::new();
-        for township in document["townships"].as_array().into_iter().flatten() {
-            let code = township["code"].as_str().unwrap_or_default().to_string();
-            // Keys in sorted order: the slice is canonical JSON.
-            let meta = serde_json::json!({"code": code, "kind": township["kind"], "name": township["name"]});
-            let items = township["items"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let bytes = slice_bytes(&version, &county, edition.as_deref(), &meta, items);
-            townships.insert(
-                code,
-                Slice {
-                    etag: sha256_hex(&bytes),
-                    bytes: Bytes::from(bytes),
-                    township: meta,
-                },
-            );
-        }
-        let matters = document["matters"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|m| PublishedMatter {
-                search_text: searchable(&[
-                    m["name"].as_str().unwrap_or(""),
-                    m["domain"].as_str().unwrap_or(""),
-                ]),
-                matter: m.clone(),
-            })
-            .collect();
+        let kind = ListKind::parse(&version.kind)?;
+        let (county, edition, townships, matters) = match kind {
+            ListKind::Power => {
+                let list: RawPowerList = serde_json::from_str(&content)?;
+                let county: Value = serde_json::from_str(list.county.get())?;
+                let mut townships = HashMap::with_capacity(list.townships.len());
+                for township in list.townships {
+                    // Keys in sorted order: the slice is canonical JSON.
+                    let meta = serde_json::json!({"code": township.code, "kind": township.kind, "name": township.name});
+                    let bytes = slice_bytes(
+                        &version,
+                        &county,
+                        list.edition.as_deref(),
+                        &meta,
+                        &township.items,
+                    );
+                    townships.insert(
+                        township.code,
+                        Slice {
+                            etag: sha256_hex(&bytes),
+                            bytes: Bytes::from(bytes),
+                            township: meta,
+                        },
+                    );
+                }
+                (county, list.edition, townships, Vec::new())
+            }
+            ListKind::Duty => {
+                let document: Value = serde_json::from_str(&content)?;
+                let matters = document["matters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| PublishedMatter {
+                        search_text: searchable(&[
+                            m["name"].as_str().unwrap_or(""),
+                            m["domain"].as_str().unwrap_or(""),
+                        ]),
+                        matter: m.clone(),
+                    })
+                    .collect();
+                (
+                    document["county"].clone(),
+                    document["edition"].as_str().map(String::from),
+                    HashMap::new(),
+                    matters,
+                )
+            }
+        };
         Ok(Published {
             version,
             bytes: Bytes::from(content),
@@ -111,7 +148,14 @@ impl Published {
 
     /// Bytes held, for the cache's budget.
     fn weight(&self) -> usize {
-        self.bytes.len() * 2
+        // A responsibility list also holds its matters parsed, about the size again.
+        let parsed = if self.matters.is_empty() {
+            0
+        } else {
+            self.bytes.len()
+        };
+        self.bytes.len()
+            + parsed
             + self
                 .townships
                 .values()
@@ -123,21 +167,21 @@ impl Published {
 /// Renders a township's slice (all items, or the filtered ones). The fields are in
 /// sorted order and every part comes from a canonical document, so the bytes are
 /// canonical JSON without re-sorting a tree of thousands of items.
-pub fn slice_bytes(
+pub fn slice_bytes<Item: serde::Serialize>(
     version: &Version,
     county: &Value,
     edition: Option<&str>,
     township: &Value,
-    items: &[Value],
+    items: &[Item],
 ) -> Vec<u8> {
     #[derive(serde::Serialize)]
-    struct SliceDocument<'a> {
+    struct SliceDocument<'a, Item> {
         content_hash: &'a str,
         county: &'a Value,
         edition: Option<&'a str>,
         effective_from: Option<NaiveDate>,
         item_count: usize,
-        items: &'a [Value],
+        items: &'a [Item],
         kind: &'static str,
         township: &'a Value,
         version: i32,

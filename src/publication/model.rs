@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::document::{compile_duty, compile_power, diff_documents, keyed_items, ListKind};
 use crate::audit;
 use crate::auth::{Permission, Principal, Role};
-use crate::db::schema::{list_versions, review_findings, version_reviews};
+use crate::db::schema::{list_versions, review_findings, version_contents, version_reviews};
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{require_revision, separator_problem};
@@ -365,9 +365,9 @@ impl Versions {
 
     /// The stored content of a version.
     pub fn content(conn: &mut DbConnection, id: i64) -> AppResult<String> {
-        Ok(list_versions::table
+        Ok(version_contents::table
             .find(id)
-            .select(list_versions::content)
+            .select(version_contents::content)
             .first(conn)?)
     }
 
@@ -623,7 +623,6 @@ impl Versions {
                 list_versions::status.eq("in_review"),
                 list_versions::title.eq(input.title.trim()),
                 list_versions::change_summary.eq(input.change_summary.trim()),
-                list_versions::content.eq(&content),
                 list_versions::content_hash.eq(&compiled.hash),
                 list_versions::item_count.eq(compiled.item_count as i32),
                 list_versions::answered_findings.eq(serde_json::to_string(&answered)?),
@@ -633,6 +632,12 @@ impl Versions {
             ))
             .execute(conn)?;
         let version = Versions::find(conn, county, kind, number)?;
+        diesel::insert_into(version_contents::table)
+            .values((
+                version_contents::version_id.eq(version.id),
+                version_contents::content.eq(&content),
+            ))
+            .execute(conn)?;
         audit::record(
             conn,
             actor,
@@ -660,7 +665,7 @@ impl Versions {
     ) -> AppResult<Vec<AnsweredFinding>> {
         // The findings answered are those of the last decided version, when a reviewer
         // returned it; a publication since then has settled them.
-        let decided: Option<(i64, i32, String, String)> = list_versions::table
+        let decided: Option<(i64, i32, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
             .filter(list_versions::status.eq_any(["returned", "published", "superseded"]))
@@ -669,15 +674,13 @@ impl Versions {
                 list_versions::id,
                 list_versions::number,
                 list_versions::status,
-                list_versions::content,
             ))
             .first(conn)
             .optional()?;
-        let Some((id, number, _, old)) = decided.filter(|(_, _, status, _)| status == "returned")
-        else {
+        let Some((id, number, _)) = decided.filter(|(_, _, status)| status == "returned") else {
             return Ok(Vec::new());
         };
-        let old: Value = serde_json::from_str(&old)?;
+        let old: Value = serde_json::from_str(&Versions::content(conn, id)?)?;
         let new: Value = serde_json::from_str(content)?;
         let diff = diff_documents(kind, &old, &new);
         let old_keys = keyed_items(kind, &old);

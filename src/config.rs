@@ -52,7 +52,7 @@ impl Default for PublicationConfig {
             duty_stages: vec!["staffing".into(), "legality".into(), "approval".into()],
             duty_ordered: false,
             in_force_cache_ms: 1000,
-            cache_bytes: 256 * 1024 * 1024,
+            cache_bytes: 192 * 1024 * 1024,
         }
     }
 }
@@ -163,6 +163,9 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_POOL_TIMEOUT_MS") {
             self.database.pool_timeout_ms = number("QUANZE_POOL_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = get("QUANZE_PUBLICATION_CACHE_BYTES") {
+            self.publication.cache_bytes = number("QUANZE_PUBLICATION_CACHE_BYTES", v)?;
         }
         if let Some(v) = get("QUANZE_JWT_ALGORITHM") {
             self.jwt.algorithm = v;

@@ -35,7 +35,11 @@ enum Command {
         demo: bool,
     },
     /// Apply pending migrations and exit.
-    Migrate,
+    Migrate {
+        /// Undo the last N applied migrations instead (rolling an upgrade back).
+        #[arg(long, value_name = "N")]
+        revert: Option<usize>,
+    },
     /// Mint a development token with the configured HS* secret and print it.
     Token {
         /// Subject (user id).
@@ -106,7 +110,25 @@ enum ImportCommand {
     },
 }
 
+/// Published documents are megabytes, parsed on blocking threads. glibc would serve such
+/// buffers from per-thread arenas and, past its adaptive threshold, keep them after they
+/// are freed: a sweep across a province's lists once left 1.1 GB resident for a cache of
+/// 256 MB. A fixed threshold sends every buffer of 1 MiB or more to `mmap`, returned to the
+/// system when freed, and two arenas keep the small allocations from spreading.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn bound_the_allocator() {
+    // SAFETY: mallopt only sets allocator parameters; called first, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn bound_the_allocator() {}
+
 fn main() -> ExitCode {
+    bound_the_allocator();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -179,10 +201,24 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             print!("{}", quanze::openapi::document());
             Ok(())
         }
-        Command::Migrate => {
+        Command::Migrate { revert: None } => {
             let service = Service::from_config(&config)?;
             let applied = service.state.db.migrate().map_err(|e| e.to_string())?;
             eprintln!("quanze: {applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Migrate {
+            revert: Some(count),
+        } => {
+            let service = Service::from_config(&config)?;
+            for _ in 0..count {
+                let version = service
+                    .state
+                    .db
+                    .revert_last_migration()
+                    .map_err(|e| e.to_string())?;
+                eprintln!("quanze: reverted migration {version}");
+            }
             Ok(())
         }
         Command::Demo => {

@@ -169,6 +169,18 @@ impl Db {
         Ok(applied)
     }
 
+    /// Undoes the last applied migration of this backend and names it: the way back when
+    /// an upgrade must be rolled back. Each migration's `down.sql` keeps the data.
+    pub fn revert_last_migration(&self) -> AppResult<String> {
+        let mut conn = self.get()?;
+        match &mut *conn {
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+            DbConnection::Postgresql(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
+        }
+        .map(|version| version.to_string())
+        .map_err(|e| AppError::Internal(format!("reverting the last migration failed: {e}")))
+    }
+
     /// Runs a read on a blocking thread.
     pub async fn read<T, F>(&self, f: F) -> AppResult<T>
     where

@@ -237,21 +237,21 @@ impl PublishedCache {
     }
 
     /// Asks the database which version is in force and remembers the answer.
-    pub fn in_force_id(
+    pub fn refresh_in_force(
         &self,
         conn: &mut DbConnection,
         county: &RegionCode,
         kind: ListKind,
         date: NaiveDate,
-    ) -> AppResult<Option<i64>> {
+    ) -> AppResult<Option<Version>> {
         let key = (county.to_string(), kind, date);
-        let id = Versions::in_force(conn, county, kind, date)?.map(|v| v.id);
+        let version = Versions::in_force(conn, county, kind, date)?;
         let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
             map.clear();
         }
-        map.insert(key, (id, Instant::now()));
-        Ok(id)
+        map.insert(key, (version.as_ref().map(|v| v.id), Instant::now()));
+        Ok(version)
     }
 
     /// The in-force answer from memory while fresh; `None` when unknown, or to the one
@@ -294,10 +294,15 @@ impl PublishedCache {
             .cloned()
     }
 
-    /// A rendered version: from memory, or rendered once from `content` (fetched by the
-    /// caller, so that no database connection is held while rendering). Concurrent
-    /// requests for the same version wait for one rendering instead of each doing it.
-    pub fn insert(&self, version: Version, content: String) -> AppResult<Arc<Published>> {
+    /// A rendered version: from memory, or its content fetched with `fetch` and rendered.
+    /// Concurrent requests for one version wait for one rendering, and versions are
+    /// fetched and rendered one at a time: each is megabytes, and a sweep across the
+    /// province must not hold dozens of documents at once. Call it on a blocking thread.
+    pub fn load(
+        &self,
+        version: Version,
+        fetch: impl FnOnce() -> AppResult<String>,
+    ) -> AppResult<Arc<Published>> {
         let id = version.id;
         let gate = self
             .loading
@@ -310,11 +315,9 @@ impl PublishedCache {
         if let Some(hit) = self.get(id) {
             return Ok(hit);
         }
-        // One rendering at a time: each parses a document of megabytes into a tree many
-        // times its size, and a sweep across counties must not hold dozens at once.
         let published = {
             let _builder = self.builder.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::new(Published::build(version, content)?)
+            Arc::new(Published::build(version, fetch()?)?)
         };
         let weight = published.weight();
         {

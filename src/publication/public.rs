@@ -114,40 +114,45 @@ async fn in_force(
     let found = state
         .db
         .read(move |conn| {
-            let cache = &publication.cache;
-            let missing = || {
-                AppError::NotFound(format!(
-                    "no {} list of county {county} is in force on {date}",
-                    kind.as_str()
-                ))
-            };
-            let id = cache
-                .in_force_id(conn, &county, kind, date)?
-                .ok_or_else(missing)?;
-            if let Some(hit) = cache.get(id) {
-                return Ok(Found::Cached(hit));
-            }
-            let version = Versions::in_force(conn, &county, kind, date)?.ok_or_else(missing)?;
-            let content = Versions::content(conn, version.id)?;
-            Ok(Found::Fetched(Box::new(version), content))
+            let version = publication
+                .cache
+                .refresh_in_force(conn, &county, kind, date)?
+                .ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "no {} list of county {county} is in force on {date}",
+                        kind.as_str()
+                    ))
+                })?;
+            Ok(match publication.cache.get(version.id) {
+                Some(hit) => Found::Cached(hit),
+                None => Found::Uncached(Box::new(version)),
+            })
         })
         .await?;
     render(state, found).await
 }
 
-/// A version from memory, or fetched and still to be rendered.
+/// A version from memory, or its metadata when it has still to be rendered.
 enum Found {
     Cached(Arc<Published>),
-    Fetched(Box<Version>, String),
+    Uncached(Box<Version>),
 }
 
-/// Renders a fetched version on a blocking thread, without a database connection.
+/// Renders a version not in memory on a blocking thread; its content is read only when
+/// its turn to render comes, so waiting requests hold no document.
 async fn render(state: &AppState, found: Found) -> AppResult<Arc<Published>> {
     match found {
         Found::Cached(hit) => Ok(hit),
-        Found::Fetched(version, content) => {
+        Found::Uncached(version) => {
             let publication = state.publication.clone();
-            web::block(move || publication.cache.insert(*version, content)).await?
+            let db = state.db.clone();
+            let id = version.id;
+            web::block(move || {
+                publication.cache.load(*version, || {
+                    db.read_blocking(|conn| Versions::content(conn, id))
+                })
+            })
+            .await?
         }
     }
 }
@@ -170,11 +175,10 @@ async fn published_version(
                     kind.as_str()
                 )));
             }
-            if let Some(hit) = publication.cache.get(version.id) {
-                return Ok(Found::Cached(hit));
-            }
-            let content = Versions::content(conn, version.id)?;
-            Ok(Found::Fetched(Box::new(version), content))
+            Ok(match publication.cache.get(version.id) {
+                Some(hit) => Found::Cached(hit),
+                None => Found::Uncached(Box::new(version)),
+            })
         })
         .await?;
     render(state, found).await

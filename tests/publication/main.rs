@@ -2497,3 +2497,40 @@ fn a_blank_title_or_change_summary_is_refused_naming_the_field() {
     );
     assert_eq!(listed, json!([]), "nothing was submitted");
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. Storage
+
+/// Frozen documents moved to their own table (migration 000005); rolling that upgrade
+/// back and forward again must keep every version's bytes, whatever its state.
+#[test]
+fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
+    let app = TestApp::with_demo();
+    submitted(&app, "power", "首次编制");
+    approve_and_publish(&app, "power", 1, None);
+    add_matter(&app, sd001());
+    submitted(&app, "duty", "首次编制");
+    let document = |kind: &str| {
+        let response = app.get_as(
+            &format!("{}/document", version_path(kind, 1)),
+            &compiler(&app),
+        );
+        assert_eq!(response.status(), 200, "the {kind} document");
+        response.bytes().unwrap().to_vec()
+    };
+    let before = (document("power"), document("duty"));
+    assert_eq!(sha256(&before.0), hash_of(&app, "power", 1));
+    assert_eq!(sha256(&before.1), hash_of(&app, "duty", 1));
+
+    let db = quanze::db::Db::connect(&app.db_url, 1, std::time::Duration::from_secs(5)).unwrap();
+    let reverted: Vec<String> = (0..2)
+        .map(|_| db.revert_last_migration().expect("revert"))
+        .collect();
+    assert_eq!(reverted, ["20261121000006", "20261121000005"]);
+    assert_eq!(db.migrate().expect("migrate again"), 2);
+
+    assert_eq!(document("power"), before.0, "the published power list");
+    assert_eq!(document("duty"), before.1, "the duty list under review");
+    let (_, bytes, _) = public_document(&app, &public_version_path("power", 1));
+    assert_eq!(bytes, before.0, "the public copy");
+}

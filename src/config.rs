@@ -52,7 +52,7 @@ impl Default for PublicationConfig {
             duty_stages: vec!["staffing".into(), "legality".into(), "approval".into()],
             duty_ordered: false,
             in_force_cache_ms: 1000,
-            cache_bytes: 192 * 1024 * 1024,
+            cache_bytes: 128 * 1024 * 1024,
         }
     }
 }

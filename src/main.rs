@@ -110,25 +110,7 @@ enum ImportCommand {
     },
 }
 
-/// Published documents are megabytes, parsed on blocking threads. glibc would serve such
-/// buffers from per-thread arenas and, past its adaptive threshold, keep them after they
-/// are freed: a sweep across a province's lists once left 1.1 GB resident for a cache of
-/// 256 MB. A fixed threshold sends every buffer of 1 MiB or more to `mmap`, returned to the
-/// system when freed, and two arenas keep the small allocations from spreading.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn bound_the_allocator() {
-    // SAFETY: mallopt only sets allocator parameters; called first, before any thread.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn bound_the_allocator() {}
-
 fn main() -> ExitCode {
-    bound_the_allocator();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,

@@ -200,6 +200,19 @@ pub fn slice_bytes<Item: serde::Serialize>(
     .expect("a slice serialises")
 }
 
+/// Hands memory freed by a rendering (the document read, evicted versions) back to the
+/// system. glibc keeps freed blocks in per-thread arenas: without this a sweep across a
+/// province's lists left 1.1 GB resident for a cache of 256 MB. Costs a few milliseconds,
+/// on the cold path only. (A fixed `M_MMAP_THRESHOLD` did as much for memory but cost the
+/// hot path a third of its throughput, by trimming the heap under every answer.)
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 type InForceKey = (String, ListKind, NaiveDate);
 
 /// The caches.
@@ -340,6 +353,7 @@ impl PublishedCache {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        release_freed_memory();
         Ok(published)
     }
 }

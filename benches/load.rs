@@ -24,7 +24,8 @@
 //!
 //! Beside it, in the same run and pinned the same way: **the limit**, a minimal actix-web
 //! server answering the same bytes from memory (this binary re-executed as
-//! `limit-server`), and on PostgreSQL **the peer**, the same slice assembled per request by
+//! `limit-server`; (1) and (2) alternate with it in five rounds, and their ratio to it is
+//! the median of the rounds'), and on PostgreSQL **the peer**, the same slice assembled per request by
 //! PostgreSQL with `json_build_object` + `json_agg` the way PostgREST builds responses,
 //! served by that same minimal server over an r2d2 pool.
 //!
@@ -1567,7 +1568,12 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     let round_length = s.duration() / ROUNDS as u32;
     let round_max = (s.max_requests / ROUNDS as u64).max(1);
     let (limit_pid, limit_addr, quanze_addr) = (limit.pid(), limit.addr, quanze.addr);
-    let alternate = |requests: Vec<u8>, limit_requests: Vec<u8>| {
+    // One quanze scenario and its limit, alternated; the quanze one carries the median
+    // ratio, and a note lists the rounds'.
+    let alternate = |(key, name): (&str, String),
+                     (limit_key, limit_name): (&str, &str),
+                     requests: Vec<u8>,
+                     limit_requests: Vec<u8>| {
         let mut limit_side = Vec::new();
         let mut quanze_side = Vec::new();
         for _ in 0..ROUNDS {
@@ -1600,88 +1606,113 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
             })
             .collect();
         ratios.sort_by(f64::total_cmp);
-        let median = ratios[ratios.len() / 2];
+        let note = format!(
+            "({key})/({limit_key}) per round, in order of size: {}; the ratio reported is their median.",
+            ratios
+                .iter()
+                .map(|r| format!("{r:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let (limit_raw, limit_usage) = Raw::combine(limit_side);
+        let (raw, usage) = Raw::combine(quanze_side);
+        let limit_scenario = scenario(
+            limit_key,
+            limit_name,
+            "limit",
+            closed_mode(n),
+            n,
+            limit_raw,
+            &limit_usage,
+        );
+        let mut quanze_scenario = scenario(key, &name, "quanze", closed_mode(n), n, raw, &usage);
+        quanze_scenario.ratio_to_limit = Some(ratios[ratios.len() / 2]);
+        (limit_scenario, quanze_scenario, note)
+    };
+    let (limit1, s1, note) = alternate(
         (
-            Raw::combine(limit_side),
-            Raw::combine(quanze_side),
-            median,
-            ratios,
-        )
-    };
-    let slice_request = get(&host, &slice_path, &[]);
-    let ((raw, usage), (limit_raw, limit_usage), ratio, ratios) = {
-        let (l, q, median, ratios) =
-            alternate(slice_request.clone(), get(&limit_host, &slice_path, &[]));
-        (q, l, median, ratios)
-    };
+            "1",
+            format!(
+                "township slice of the power list in force ({} KB)",
+                slice.len() / 1024
+            ),
+        ),
+        ("L1", "limit: the same slice bytes from memory"),
+        get(&host, &slice_path, &[]),
+        get(&limit_host, &slice_path, &[]),
+    );
+    notes.push(note);
     quanze.check_alive("scenario (1)");
     limit.check_alive("scenario L1");
-    let limit1 = scenario(
-        "L1",
-        "limit: the same slice bytes from memory",
-        "limit",
-        closed_mode(n),
-        n,
-        limit_raw,
-        &limit_usage,
+    let (limit2, s2, note) = alternate(
+        ("2", "the same with If-None-Match (304)".to_string()),
+        ("L2", "limit: the same with If-None-Match (304)"),
+        get(&host, &slice_path, &if_none_match(&picked.township)),
+        get(&limit_host, &slice_path, &if_none_match(&picked.township)),
     );
-    let mut s1 = scenario(
-        "1",
-        &format!(
-            "township slice of the power list in force ({} KB)",
-            slice.len() / 1024
-        ),
-        "quanze",
-        closed_mode(n),
-        n,
-        raw,
-        &usage,
-    );
-    s1.ratio_to_limit = Some(ratio);
-    notes.push(format!(
-        "(1)/(L1) per round, in order of size: {}; the ratio reported is their median.",
-        ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    let ((raw, usage), (limit_raw, limit_usage), ratio, ratios) = {
-        let (l, q, median, ratios) = alternate(
-            get(&host, &slice_path, &if_none_match(&picked.township)),
-            get(&limit_host, &slice_path, &if_none_match(&picked.township)),
-        );
-        (q, l, median, ratios)
-    };
+    notes.push(note);
     quanze.check_alive("scenario (2)");
     limit.check_alive("scenario L2");
-    let limit2 = scenario(
-        "L2",
-        "limit: the same with If-None-Match (304)",
-        "limit",
-        closed_mode(n),
-        n,
-        limit_raw,
-        &limit_usage,
-    );
-    let mut s2 = scenario(
-        "2",
-        "the same with If-None-Match (304)",
+    // (6) Half of the peak rate of (1), open loop, alternating with the limit at the same
+    // rate: what the machine itself does to the tail (a stall of the VM shows in both).
+    let rate = (s1.throughput / 2.0).max(1.0);
+    let count = ((rate * s.seconds) as u64).clamp(1, s.max_requests);
+    let per_round = (count / ROUNDS as u64).max(1);
+    eprintln!("   (6) slice at {rate:.0} requests/s, open loop, alternating with the limit");
+    let open = |addr: SocketAddr, request: Vec<u8>| {
+        ctx.rt
+            .block_on(open_loop(addr, Arc::new(vec![request]), n, rate, per_round))
+    };
+    let (mut quanze_side, mut limit_side) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        limit_side.push(measured(limit_pid, ctx.ticks_per_sec, || {
+            open(limit_addr, get(&limit_host, &slice_path, &[]))
+        }));
+        quanze_side.push(measured(pid, ctx.ticks_per_sec, || {
+            open(quanze_addr, get(&host, &slice_path, &[]))
+        }));
+    }
+    quanze.check_alive("scenario (6)");
+    limit.check_alive("scenario L6");
+    let p99s = |side: &[(Raw, Usage)]| {
+        side.iter()
+            .map(|(raw, _)| {
+                let mut sorted = raw.latencies_us.clone();
+                sorted.sort_unstable();
+                format!("{:.2}", percentile(&sorted, 0.99))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    notes.push(format!(
+        "(6) p99 per round, ms: {}; the limit at the same rate (L6): {}.",
+        p99s(&quanze_side),
+        p99s(&limit_side)
+    ));
+    let open_mode = format!("open loop at {rate:.0} requests/s, {n} connections");
+    let (raw, usage) = Raw::combine(quanze_side);
+    let mut s6 = scenario(
+        "6",
+        "township slice at half of the peak rate of (1)",
         "quanze",
-        closed_mode(n),
+        open_mode.clone(),
         n,
         raw,
         &usage,
     );
-    s2.ratio_to_limit = Some(ratio);
-    notes.push(format!(
-        "(2)/(L2) per round, in order of size: {}; the ratio reported is their median.",
-        ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    s6.offered_rate = Some(rate);
+    let (raw, usage) = Raw::combine(limit_side);
+    let mut limit6 = scenario(
+        "L6",
+        "limit: the same slice at the same rate",
+        "limit",
+        open_mode,
+        n,
+        raw,
+        &usage,
+    );
+    limit6.offered_rate = Some(rate);
+
     limit.stop();
     let _ = std::fs::remove_file(&body_file);
 
@@ -1719,31 +1750,6 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         raw,
         &usage,
     );
-
-    // (6) Half of the peak rate of (1), open loop.
-    let rate = (s1.throughput / 2.0).max(1.0);
-    let count = ((rate * s.seconds) as u64).clamp(1, s.max_requests);
-    eprintln!("   (6) slice at {rate:.0} requests/s, open loop");
-    let (raw, usage) = measured(pid, ctx.ticks_per_sec, || {
-        ctx.rt.block_on(open_loop(
-            quanze.addr,
-            Arc::new(vec![get(&host, &slice_path, &[])]),
-            n,
-            rate,
-            count,
-        ))
-    });
-    quanze.check_alive("scenario (6)");
-    let mut s6 = scenario(
-        "6",
-        "township slice at half of the peak rate of (1)",
-        "quanze",
-        format!("open loop at {rate:.0} requests/s, {n} connections"),
-        n,
-        raw,
-        &usage,
-    );
-    s6.offered_rate = Some(rate);
 
     // (5) Mixed: reads closed-loop, a paced trickle of claim answers. A compiler reopens
     // the claims the clerk will answer.
@@ -1894,7 +1900,8 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         errors,
         errors_met: errors == 0,
     };
-    let mut scenarios: Vec<Scenario> = vec![s1, s2, s3, s4, s5, s5w, s6, s7, limit1, limit2];
+    let mut scenarios: Vec<Scenario> =
+        vec![s1, s2, s3, s4, s5, s5w, s6, s7, limit1, limit2, limit6];
     if let Some(mut p) = peer {
         p.ratio_to_limit = Some(p.throughput / scenarios[8].throughput.max(1e-9));
         scenarios.push(p);
@@ -2094,6 +2101,7 @@ fn limit_server(args: &[String]) {
             })
             .workers(1)
             .shutdown_timeout(1)
+            .tcp_nodelay(true)
             .listen(listener)?
             .run()
             .await
@@ -2309,6 +2317,7 @@ fn short_label(key: &str) -> &'static str {
         "7" => "province-wide slices",
         "L1" => "limit: slice",
         "L2" => "limit: 304",
+        "L6" => "limit: half peak",
         "P1" => "peer: json_agg",
         _ => "",
     }

@@ -126,8 +126,11 @@ pub fn http_server(
     listener: TcpListener,
     config: &Config,
 ) -> std::io::Result<Server> {
+    // Answers are written whole; with Nagle's algorithm on (actix-web keeps the system's
+    // default) the tail of a large one could wait for the client's delayed ACK, 40 ms.
     let mut server = HttpServer::new(move || build_app(service.clone()))
         .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .tcp_nodelay(true)
         .listen(listener)?;
     if config.server.workers > 0 {
         server = server.workers(config.server.workers);

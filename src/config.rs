@@ -164,6 +164,9 @@ impl Config {
         if let Some(v) = get("QUANZE_POOL_TIMEOUT_MS") {
             self.database.pool_timeout_ms = number("QUANZE_POOL_TIMEOUT_MS", v)?;
         }
+        if let Some(v) = get("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS") {
+            self.publication.in_force_cache_ms = number("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS", v)?;
+        }
         if let Some(v) = get("QUANZE_PUBLICATION_CACHE_BYTES") {
             self.publication.cache_bytes = number("QUANZE_PUBLICATION_CACHE_BYTES", v)?;
         }
@@ -208,11 +211,15 @@ mod tests {
             .apply_env(|name| match name {
                 "DATABASE_URL" => Some("postgres://x/y".into()),
                 "QUANZE_POOL_SIZE" => Some("3".into()),
+                "QUANZE_PUBLICATION_CACHE_BYTES" => Some("1048576".into()),
+                "QUANZE_PUBLICATION_IN_FORCE_CACHE_MS" => Some("250".into()),
                 _ => None,
             })
             .unwrap();
         assert_eq!(config.database.url, "postgres://x/y");
         assert_eq!(config.database.pool_size, 3);
+        assert_eq!(config.publication.cache_bytes, 1 << 20);
+        assert_eq!(config.publication.in_force_cache_ms, 250);
         assert!(config.uses_dev_secret());
     }
 

@@ -2,7 +2,7 @@
 //! version: the hot public path asks the database only which version is in force, and
 //! even that answer is kept for a moment.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -215,10 +215,38 @@ fn release_freed_memory() {
 
 type InForceKey = (String, ListKind, NaiveDate);
 
+/// The rendered versions in memory, with their weight and the order they came in.
+#[derive(Default)]
+struct Held {
+    by_id: HashMap<i64, Arc<Published>>,
+    bytes: usize,
+    arrival: VecDeque<i64>,
+}
+
+impl Held {
+    /// Keeps a version, first letting the oldest go while over `budget`.
+    fn keep(&mut self, published: Arc<Published>, budget: usize) {
+        let weight = published.weight();
+        while self.bytes + weight > budget {
+            let Some(oldest) = self.arrival.pop_front() else {
+                break;
+            };
+            if let Some(gone) = self.by_id.remove(&oldest) {
+                self.bytes -= gone.weight();
+            }
+        }
+        let id = published.version.id;
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_id.entry(id) {
+            slot.insert(published);
+            self.bytes += weight;
+            self.arrival.push_back(id);
+        }
+    }
+}
+
 /// The caches.
 pub struct PublishedCache {
-    versions: RwLock<HashMap<i64, Arc<Published>>>,
-    held: Mutex<(usize, Vec<i64>)>,
+    versions: RwLock<Held>,
     in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
     in_force_ttl: Duration,
     max_bytes: usize,
@@ -231,8 +259,7 @@ impl PublishedCache {
     /// answer for `in_force_ttl`.
     pub fn new(in_force_ttl: Duration, max_bytes: usize) -> PublishedCache {
         PublishedCache {
-            versions: RwLock::new(HashMap::new()),
-            held: Mutex::new((0, Vec::new())),
+            versions: RwLock::new(Held::default()),
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
             max_bytes,
@@ -303,6 +330,7 @@ impl PublishedCache {
         self.versions
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .by_id
             .get(&id)
             .cloned()
     }
@@ -324,35 +352,35 @@ impl PublishedCache {
             .entry(id)
             .or_default()
             .clone();
-        let _turn = gate.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(hit) = self.get(id) {
-            return Ok(hit);
-        }
-        let published = {
-            let _builder = self.builder.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::new(Published::build(version, fetch()?)?)
+        let loaded = {
+            let _turn = gate.lock().unwrap_or_else(|p| p.into_inner());
+            match self.get(id) {
+                Some(hit) => Ok(hit),
+                None => self.render(version, fetch),
+            }
         };
-        let weight = published.weight();
-        {
-            let mut versions = self.versions.write().unwrap_or_else(|p| p.into_inner());
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            // Oldest first out when over budget.
-            while held.0 + weight > self.max_bytes && !held.1.is_empty() {
-                let old = held.1.remove(0);
-                if let Some(gone) = versions.remove(&old) {
-                    held.0 -= gone.weight();
-                }
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = versions.entry(id) {
-                slot.insert(published.clone());
-                held.0 += weight;
-                held.1.push(id);
-            }
-        }
+        // Whether it rendered, found or failed, the next caller starts afresh; those
+        // already waiting hold the gate itself.
         self.loading
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+        loaded
+    }
+
+    fn render(
+        &self,
+        version: Version,
+        fetch: impl FnOnce() -> AppResult<String>,
+    ) -> AppResult<Arc<Published>> {
+        let published = {
+            let _builder = self.builder.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::new(Published::build(version, fetch()?)?)
+        };
+        self.versions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .keep(published.clone(), self.max_bytes);
         release_freed_memory();
         Ok(published)
     }

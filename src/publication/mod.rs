@@ -68,6 +68,16 @@ fn target(county: &str, kind: &str) -> AppResult<(RegionCode, ListKind)> {
     Ok((county_path(county)?, ListKind::parse(kind)?))
 }
 
+/// The version a `/counties/{county}/lists/{kind}/versions/{n}` path names.
+fn version_key(path: &(String, String, i32)) -> AppResult<VersionKey> {
+    let (county, kind) = target(&path.0, &path.1)?;
+    Ok(VersionKey {
+        county,
+        kind,
+        number: path.2,
+    })
+}
+
 /// Freeze the working copy into the next version: its canonical JSON and SHA-256, a
 /// title and a change summary. `county_compiler`. Refused while another version of the
 /// list is under review or approved.
@@ -147,14 +157,13 @@ pub async fn get_version(
     principal: Principal,
     path: web::Path<(String, String, i32)>,
 ) -> AppResult<HttpResponse> {
-    let (county, kind) = target(&path.0, &path.1)?;
-    let number = path.2;
-    principal.require_related(Permission::ReadVersions, &county)?;
+    let key = version_key(&path)?;
+    principal.require_related(Permission::ReadVersions, &key.county)?;
     let publication = state.publication.clone();
     let history = state
         .db
         .read(move |conn| {
-            let version = Versions::find(conn, &county, kind, number)?;
+            let version = Versions::find(conn, &key.county, key.kind, key.number)?;
             Versions::history(conn, &publication.workflow, version)
         })
         .await?;
@@ -183,13 +192,12 @@ pub async fn get_version_document(
     principal: Principal,
     path: web::Path<(String, String, i32)>,
 ) -> AppResult<HttpResponse> {
-    let (county, kind) = target(&path.0, &path.1)?;
-    let number = path.2;
-    principal.require_related(Permission::ReadVersions, &county)?;
+    let key = version_key(&path)?;
+    principal.require_related(Permission::ReadVersions, &key.county)?;
     let (hash, content) = state
         .db
         .read(move |conn| {
-            let version = Versions::find(conn, &county, kind, number)?;
+            let version = Versions::find(conn, &key.county, key.kind, key.number)?;
             Ok((
                 version.content_hash.clone(),
                 Versions::content(conn, version.id)?,
@@ -229,21 +237,13 @@ pub async fn review_version(
     path: web::Path<(String, String, i32)>,
     body: ValidJson<ReviewInput>,
 ) -> AppResult<HttpResponse> {
-    let (county, kind) = target(&path.0, &path.1)?;
-    let number = path.2;
-    principal.require(Permission::ReviewLists, &county)?;
+    let key = version_key(&path)?;
+    principal.require(Permission::ReviewLists, &key.county)?;
     let input = body.into_inner();
     let publication = state.publication.clone();
     let history = state
         .db
-        .write(move |conn| {
-            let key = VersionKey {
-                county,
-                kind,
-                number,
-            };
-            Versions::review(conn, &principal, &publication.workflow, &key, input)
-        })
+        .write(move |conn| Versions::review(conn, &principal, &publication.workflow, &key, input))
         .await?;
     Ok(with_etag(
         StatusCode::CREATED,
@@ -279,20 +279,14 @@ pub async fn publish_version(
     if_match: IfMatch,
     body: ValidJson<PublishInput>,
 ) -> AppResult<HttpResponse> {
-    let (county, kind) = target(&path.0, &path.1)?;
-    let number = path.2;
-    principal.require(Permission::SubmitLists, &county)?;
+    let key = version_key(&path)?;
+    principal.require(Permission::SubmitLists, &key.county)?;
     let expected = if_match.revision()?;
     let input = body.into_inner();
     let publication = state.publication.clone();
     let version = state
         .db
         .write(move |conn| {
-            let key = VersionKey {
-                county,
-                kind,
-                number,
-            };
             Versions::publish(
                 conn,
                 &principal,
@@ -326,20 +320,12 @@ pub async fn withdraw_version(
     path: web::Path<(String, String, i32)>,
     if_match: IfMatch,
 ) -> AppResult<HttpResponse> {
-    let (county, kind) = target(&path.0, &path.1)?;
-    let number = path.2;
-    principal.require(Permission::SubmitLists, &county)?;
+    let key = version_key(&path)?;
+    principal.require(Permission::SubmitLists, &key.county)?;
     let expected = if_match.revision()?;
     let version = state
         .db
-        .write(move |conn| {
-            let key = VersionKey {
-                county,
-                kind,
-                number,
-            };
-            Versions::withdraw(conn, &principal, &key, expected)
-        })
+        .write(move |conn| Versions::withdraw(conn, &principal, &key, expected))
         .await?;
     Ok(with_etag(StatusCode::OK, version.revision, &version))
 }

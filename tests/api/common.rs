@@ -91,17 +91,24 @@ fn fresh_database() -> (String, Database) {
 impl TestApp {
     /// A server over an empty (migrated) database.
     pub fn spawn() -> TestApp {
-        Self::start(false)
+        Self::start(false, |_| {})
     }
 
     /// A server over the demo data set.
     pub fn with_demo() -> TestApp {
-        Self::start(true)
+        Self::start(true, |_| {})
     }
 
-    fn start(with_demo: bool) -> TestApp {
+    /// A server over the demo data set, its configuration adjusted first.
+    #[allow(dead_code, reason = "the api target does not adjust the configuration")]
+    pub fn with_demo_configured(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start(true, adjust)
+    }
+
+    fn start(with_demo: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let (db_url, database) = fresh_database();
-        let config = test_config(&db_url);
+        let mut config = test_config(&db_url);
+        adjust(&mut config);
         let service = Service::from_config(&config).expect("service");
         service.state.db.migrate().expect("migrations");
         if with_demo {

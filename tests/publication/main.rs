@@ -2534,3 +2534,48 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
     let (_, bytes, _) = public_document(&app, &public_version_path("power", 1));
     assert_eq!(bytes, before.0, "the public copy");
 }
+
+/// With memory for no more than one version, each read of the other list evicts the
+/// first, which is then fetched and rendered again: the same canonical bytes, the same
+/// ETag, and revalidation still answers 304.
+#[test]
+fn an_evicted_version_renders_again_to_the_same_bytes() {
+    let app = TestApp::with_demo_configured(|config| config.publication.cache_bytes = 1);
+    submitted(&app, "power", "首次编制");
+    approve_and_publish(&app, "power", 1, None);
+    add_matter(&app, sd001());
+    submitted(&app, "duty", "首次编制");
+    approve_and_publish(&app, "duty", 1, None);
+    let slice_path = format!("/public/v1/townships/{YUCHAN}/power-list");
+    let lookup_path = format!("/public/v1/lookup?township={YUCHAN}&q=油烟");
+
+    let (slice, bytes, response) = public_document(&app, &slice_path);
+    let etag = header(&response, "etag").unwrap();
+    assert_eq!(etag, format!("\"{}\"", sha256(&bytes)));
+    assert_eq!(
+        canonical(&slice).as_bytes(),
+        bytes,
+        "a slice is canonical JSON"
+    );
+    assert!(slice["item_count"].as_u64().unwrap() > 0);
+    for _ in 0..2 {
+        let lookup = expect_json(app.get(&lookup_path), 200);
+        assert_eq!(lookup["version"], 1, "the duty list, rendered");
+        let (_, again, response) = public_document(&app, &slice_path);
+        assert_eq!(again, bytes, "rendered again, the same bytes");
+        assert_eq!(header(&response, "etag").unwrap(), etag);
+    }
+    let not_modified = app
+        .request(Method::GET, &slice_path, None)
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+
+    // The reads above did come from the database: a stored document changed behind the
+    // service's back shows once the duty list has pushed the power list out again.
+    app.sql("UPDATE version_contents SET content = replace(content, '玉蟾街道', '玉蟾镇')");
+    expect_json(app.get(&lookup_path), 200);
+    let reread = expect_json(app.get(&slice_path), 200);
+    assert_eq!(reread["township"]["name"], "玉蟾镇");
+}

@@ -111,10 +111,10 @@ async fn in_force(
     }
     let publication = state.publication.clone();
     let county = county.clone();
-    let found = state
+    let version = state
         .db
         .read(move |conn| {
-            let version = publication
+            publication
                 .cache
                 .refresh_in_force(conn, &county, kind, date)?
                 .ok_or_else(|| {
@@ -122,39 +122,27 @@ async fn in_force(
                         "no {} list of county {county} is in force on {date}",
                         kind.as_str()
                     ))
-                })?;
-            Ok(match publication.cache.get(version.id) {
-                Some(hit) => Found::Cached(hit),
-                None => Found::Uncached(Box::new(version)),
-            })
+                })
         })
         .await?;
-    render(state, found).await
+    rendered(state, version).await
 }
 
-/// A version from memory, or its metadata when it has still to be rendered.
-enum Found {
-    Cached(Arc<Published>),
-    Uncached(Box<Version>),
-}
-
-/// Renders a version not in memory on a blocking thread; its content is read only when
-/// its turn to render comes, so waiting requests hold no document.
-async fn render(state: &AppState, found: Found) -> AppResult<Arc<Published>> {
-    match found {
-        Found::Cached(hit) => Ok(hit),
-        Found::Uncached(version) => {
-            let publication = state.publication.clone();
-            let db = state.db.clone();
-            let id = version.id;
-            web::block(move || {
-                publication.cache.load(*version, || {
-                    db.read_blocking(|conn| Versions::content(conn, id))
-                })
-            })
-            .await?
-        }
+/// A version from memory, or rendered on a blocking thread; its content is read only
+/// when its turn to render comes, so waiting requests hold no document.
+async fn rendered(state: &AppState, version: Version) -> AppResult<Arc<Published>> {
+    if let Some(hit) = state.publication.cache.get(version.id) {
+        return Ok(hit);
     }
+    let publication = state.publication.clone();
+    let db = state.db.clone();
+    let id = version.id;
+    web::block(move || {
+        publication.cache.load(version, || {
+            db.read_blocking(|conn| Versions::content(conn, id))
+        })
+    })
+    .await?
 }
 
 /// A published version by number (published or superseded; anything else is not found).
@@ -164,8 +152,7 @@ async fn published_version(
     kind: ListKind,
     number: i32,
 ) -> AppResult<Arc<Published>> {
-    let publication = state.publication.clone();
-    let found = state
+    let version = state
         .db
         .read(move |conn| {
             let version = Versions::find(conn, &county, kind, number)?;
@@ -175,13 +162,10 @@ async fn published_version(
                     kind.as_str()
                 )));
             }
-            Ok(match publication.cache.get(version.id) {
-                Some(hit) => Found::Cached(hit),
-                None => Found::Uncached(Box::new(version)),
-            })
+            Ok(version)
         })
         .await?;
-    render(state, found).await
+    rendered(state, version).await
 }
 
 /// The version in force (default today) of a county's power or responsibility list, as

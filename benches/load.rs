@@ -18,7 +18,8 @@
 //! 5. a mixed read workload (slices, revalidations, lookups) with a paced trickle of claim
 //!    answers from a township clerk, on claims a compiler reopened just before;
 //! 6. the slice of (1) at half of its peak rate, from an open-loop client whose latency
-//!    counts from the scheduled send time;
+//!    counts from the scheduled send time; in five rounds, each measuring the peak again
+//!    just before (the machine's speed drifts) and alternating with the limit at that rate;
 //! 7. slices of townships across the whole province (one per county, so every request
 //!    wants a different county's published list): how the version cache copes.
 //!
@@ -78,6 +79,8 @@ fn main() {
         .collect();
     match args.first().map(String::as_str) {
         Some("limit-server") => limit_server(&args[1..]),
+        // Drives one running server open-loop and prints when its slow answers came.
+        Some("drive") => drive(&args[1..]),
         // Draws `latency.svg` again beside a `report.json`.
         Some("chart") => {
             let path = PathBuf::from(args.get(1).expect("chart needs a report.json"));
@@ -500,7 +503,13 @@ struct Raw {
     io_errors: u64,
     bytes: u64,
     elapsed: f64,
+    /// Open loop only: when (seconds after the start) each answer slower than
+    /// `SLOW_MS` was due, and its latency, to tell a few pauses from a spread-out tail.
+    slow: Vec<(f64, u32)>,
 }
+
+/// An open-loop answer slower than this goes on the `slow` timeline.
+const SLOW_MS: u32 = 10;
 
 impl Raw {
     fn record(&mut self, latency: Duration, outcome: &io::Result<(u16, u64)>) {
@@ -517,6 +526,7 @@ impl Raw {
 
     fn merge(&mut self, other: Raw) {
         self.latencies_us.extend(other.latencies_us);
+        self.slow.extend(other.slow);
         for (status, n) in other.statuses {
             *self.statuses.entry(status).or_default() += n;
         }
@@ -848,7 +858,12 @@ async fn open_loop(
                     tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
                     let request = &requests[(i % requests.len() as u64) as usize];
                     let outcome = conn.exchange(request).await;
-                    raw.record(due.elapsed(), &outcome);
+                    let latency = due.elapsed();
+                    if latency.as_millis() >= SLOW_MS as u128 {
+                        let at = (due - started).as_secs_f64();
+                        raw.slow.push((at, latency.as_micros() as u32));
+                    }
+                    raw.record(latency, &outcome);
                 }
                 raw
             })
@@ -860,6 +875,70 @@ async fn open_loop(
     }
     total.elapsed = (Instant::now() - started).as_secs_f64();
     total
+}
+
+/// Groups a slow timeline into bursts: answers due within 100 ms of each other belong
+/// to one. Each burst: when it began, how long it lasted, how many answers, the worst (ms).
+fn bursts(slow: &[(f64, u32)]) -> Vec<(f64, f64, usize, f64)> {
+    let mut sorted = slow.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, f64, usize, f64)> = Vec::new();
+    for (at, us) in sorted {
+        let ms = us as f64 / 1000.0;
+        match out.last_mut() {
+            Some(b) if at - (b.0 + b.1) < 0.1 => {
+                b.1 = at - b.0;
+                b.2 += 1;
+                b.3 = b.3.max(ms);
+            }
+            _ => out.push((at, 0.0, 1, ms)),
+        }
+    }
+    out
+}
+
+/// `drive ADDR PATH RATE SECONDS [CONNECTIONS]`: an open loop against a server already
+/// running, from core 1; prints the latency percentiles and the bursts of slow answers.
+fn drive(args: &[String]) {
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (_, pinning) = pin_self(nproc);
+    let arg = |i: usize, name: &str| -> String {
+        args.get(i)
+            .cloned()
+            .unwrap_or_else(|| panic!("drive ADDR PATH RATE SECONDS [CONNECTIONS]: no {name}"))
+    };
+    let addr: SocketAddr = arg(0, "ADDR").parse().expect("ADDR as 127.0.0.1:PORT");
+    let path = arg(1, "PATH");
+    let rate: f64 = arg(2, "RATE").parse().expect("RATE in requests/s");
+    let seconds: f64 = arg(3, "SECONDS").parse().expect("SECONDS");
+    let connections: usize = args.get(4).map_or(32, |c| c.parse().expect("CONNECTIONS"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let requests: Requests = Arc::new(vec![get(&addr.to_string(), &path, &[])]);
+    let count = (rate * seconds) as u64;
+    let mut raw = rt.block_on(open_loop(addr, requests, connections, rate, count));
+    raw.latencies_us.sort_unstable();
+    let l = &raw.latencies_us;
+    println!(
+        "{pinning}\n{} answers in {:.1} s ({:.0}/s), errors {}; p50 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} ms",
+        l.len(),
+        raw.elapsed,
+        l.len() as f64 / raw.elapsed,
+        raw.errors(),
+        percentile(l, 0.5),
+        percentile(l, 0.99),
+        percentile(l, 0.999),
+        l.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    for (at, lasted, n, worst) in bursts(&raw.slow) {
+        println!(
+            "  at {at:7.3} s for {:5.0} ms: {n:5} answers ≥ {SLOW_MS} ms, worst {worst:.1} ms",
+            lasted * 1000.0
+        );
+    }
 }
 
 /// An HTTP/1.1 request, ready to write.
@@ -1653,43 +1732,75 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     notes.push(note);
     quanze.check_alive("scenario (2)");
     limit.check_alive("scenario L2");
-    // (6) Half of the peak rate of (1), open loop, alternating with the limit at the same
-    // rate: what the machine itself does to the tail (a stall of the VM shows in both).
-    let rate = (s1.throughput / 2.0).max(1.0);
-    let count = ((rate * s.seconds) as u64).clamp(1, s.max_requests);
-    let per_round = (count / ROUNDS as u64).max(1);
-    eprintln!("   (6) slice at {rate:.0} requests/s, open loop, alternating with the limit");
-    let open = |addr: SocketAddr, request: Vec<u8>| {
+    // (6) Half of the peak rate, open loop, alternating with the limit at the same rate:
+    // what the machine itself does to the tail (a slow spell of the VM shows in both). The
+    // machine's speed drifts by a quarter within minutes, so each round first measures the
+    // peak again (a short closed loop on (1)) and offers half of that.
+    let round_seconds = s.seconds / ROUNDS as f64;
+    let probe_length = Duration::from_secs_f64((round_seconds / 2.0).max(0.5));
+    eprintln!(
+        "   (6) slice at half the peak, open loop, alternating with the limit in {ROUNDS} rounds"
+    );
+    let open = |addr: SocketAddr, request: Vec<u8>, rate: f64| {
+        let count = ((rate * round_seconds) as u64).clamp(1, round_max);
         ctx.rt
-            .block_on(open_loop(addr, Arc::new(vec![request]), n, rate, per_round))
+            .block_on(open_loop(addr, Arc::new(vec![request]), n, rate, count))
     };
-    let (mut quanze_side, mut limit_side) = (Vec::new(), Vec::new());
+    let (mut quanze_side, mut limit_side, mut rates) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
+        let peak = ctx.rt.block_on(closed_loop(
+            quanze_addr,
+            Arc::new(vec![get(&host, &slice_path, &[])]),
+            n,
+            round_max,
+            probe_length,
+        ));
+        let rate = (peak.latencies_us.len() as f64 / peak.elapsed.max(1e-9) / 2.0).max(1.0);
+        rates.push(rate);
         limit_side.push(measured(limit_pid, ctx.ticks_per_sec, || {
-            open(limit_addr, get(&limit_host, &slice_path, &[]))
+            open(limit_addr, get(&limit_host, &slice_path, &[]), rate)
         }));
         quanze_side.push(measured(pid, ctx.ticks_per_sec, || {
-            open(quanze_addr, get(&host, &slice_path, &[]))
+            open(quanze_addr, get(&host, &slice_path, &[]), rate)
         }));
     }
     quanze.check_alive("scenario (6)");
     limit.check_alive("scenario L6");
-    let p99s = |side: &[(Raw, Usage)]| {
+    let rate = rates.iter().sum::<f64>() / rates.len() as f64;
+    let rounds = |side: &[(Raw, Usage)]| {
         side.iter()
             .map(|(raw, _)| {
                 let mut sorted = raw.latencies_us.clone();
                 sorted.sort_unstable();
-                format!("{:.2}", percentile(&sorted, 0.99))
+                let spells = bursts(&raw.slow);
+                let p99 = percentile(&sorted, 0.99);
+                match spells.len() {
+                    0 => format!("{p99:.2}"),
+                    count => format!(
+                        "{p99:.2} ({count} spell{}, {:.0} ms, {} answers)",
+                        if count == 1 { "" } else { "s" },
+                        spells.iter().fold(0.0, |t, b| t + b.1 * 1000.0),
+                        spells.iter().map(|b| b.2).sum::<usize>()
+                    ),
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")
     };
     notes.push(format!(
-        "(6) p99 per round, ms: {}; the limit at the same rate (L6): {}.",
-        p99s(&quanze_side),
-        p99s(&limit_side)
+        "(6) offered per round, requests/s (half of the peak measured just before): {}. \
+         p99 per round, ms, with any spells of answers ≥ {SLOW_MS} ms (their total length and answers): {}; \
+         the limit at the same rates (L6): {}.",
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        rounds(&quanze_side),
+        rounds(&limit_side)
     ));
-    let open_mode = format!("open loop at {rate:.0} requests/s, {n} connections");
+    let open_mode =
+        format!("open loop at half the peak, {rate:.0} requests/s on average, {n} connections");
     let (raw, usage) = Raw::combine(quanze_side);
     let mut s6 = scenario(
         "6",

@@ -26,13 +26,14 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// What is in force changes when a version is published: revalidate after a minute.
 const IN_FORCE: &str = "public, max-age=60, must-revalidate";
 
-/// Registers the routes.
+/// Registers the routes. The router tries each in turn with a regex, so a township's
+/// slice, the read portals make most, comes first.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(public_list_in_force)
+    cfg.service(public_township_power_list)
+        .service(public_list_in_force)
         .service(public_list_versions)
         .service(public_version)
         .service(public_diff)
-        .service(public_township_power_list)
         .service(public_lookup)
         .service(feed::publications_json)
         .service(feed::publications_atom);

@@ -3,7 +3,8 @@
 //! even that answer is kept for a moment.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::document::{sha256_hex, ListKind};
 use super::model::{Version, Versions};
 use crate::db::DbConnection;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::regions::RegionCode;
 use crate::text::searchable;
 
@@ -26,6 +27,8 @@ pub struct Slice {
     pub etag: String,
     /// The township's code, name and kind.
     pub township: Value,
+    /// The same bytes gzip-compressed, made on the first request that accepts them.
+    pub gzip: OnceLock<Bytes>,
 }
 
 impl Slice {
@@ -62,6 +65,8 @@ pub struct Published {
     pub county: Value,
     /// The catalogue edition of a power list.
     pub edition: Option<String>,
+    /// The canonical content gzip-compressed, made on the first request that accepts it.
+    pub gzip: OnceLock<Bytes>,
 }
 
 /// A power list as stored, read without building a tree: each township's items stay the
@@ -83,6 +88,23 @@ struct RawTownship<'a> {
     name: Value,
     #[serde(borrow, default)]
     items: Vec<&'a RawValue>,
+}
+
+/// The share of a version's weight kept for its gzip copies (one eighth).
+const GZIP_RESERVE_DIVISOR: usize = 8;
+
+/// `bytes` gzip-compressed, once: later callers get the same bytes from `cell`.
+pub fn gzip_once(cell: &OnceLock<Bytes>, bytes: &[u8]) -> Bytes {
+    cell.get_or_init(|| {
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(bytes.len() / 8),
+            flate2::Compression::default(),
+        );
+        // Writing to a Vec cannot fail.
+        encoder.write_all(bytes).expect("gzip into memory");
+        Bytes::from(encoder.finish().expect("gzip into memory"))
+    })
+    .clone()
 }
 
 impl Published {
@@ -109,6 +131,7 @@ impl Published {
                             etag: sha256_hex(&bytes),
                             bytes: Bytes::from(bytes),
                             township: meta,
+                            gzip: OnceLock::new(),
                         },
                     );
                 }
@@ -143,7 +166,23 @@ impl Published {
             matters,
             county,
             edition,
+            gzip: OnceLock::new(),
         })
+    }
+
+    /// The bytes of a township's slice (`Some(code)`) or of the whole document, with the
+    /// cell for their gzip copy.
+    pub fn body(&self, township: Option<&str>) -> AppResult<(&Bytes, &OnceLock<Bytes>)> {
+        match township {
+            None => Ok((&self.bytes, &self.gzip)),
+            Some(code) => self
+                .townships
+                .get(code)
+                .map(|slice| (&slice.bytes, &slice.gzip))
+                .ok_or_else(|| {
+                    AppError::NotFound(format!("the power list in force has no township {code}"))
+                }),
+        }
     }
 
     /// Bytes held, for the cache's budget.
@@ -154,13 +193,15 @@ impl Published {
         } else {
             self.bytes.len()
         };
-        self.bytes.len()
+        let identity = self.bytes.len()
             + parsed
             + self
                 .townships
                 .values()
                 .map(|s| s.bytes.len())
-                .sum::<usize>()
+                .sum::<usize>();
+        // Room for the gzip copies, made later on demand: JSON lists compress about tenfold.
+        identity + identity / GZIP_RESERVE_DIVISOR
     }
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::cache::{slice_bytes, Published};
+use super::cache::{gzip_once, slice_bytes, Published};
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{Version, Versions};
@@ -66,30 +66,103 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-/// An answer from cached bytes: 304 when the client has them, else the bytes.
+/// The body of an answer from cached bytes.
+enum Encoded {
+    /// Bytes made for this request: `Compress` encodes them if the client asks.
+    Plain(Bytes),
+    /// Cached bytes as they are, to a client that does not accept gzip.
+    Identity(Bytes),
+    /// Their cached gzip copy.
+    Gzip(Bytes),
+}
+
+/// Whether `Accept-Encoding` admits gzip (`gzip`, `x-gzip` or `*`, with a non-zero q).
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    let mut star = false;
+    for coding in req
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let accepted = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .all(|q| q.trim().parse::<f32>().is_ok_and(|q| q > 0.0));
+        match name.as_str() {
+            "gzip" | "x-gzip" => return accepted,
+            "*" => star = accepted,
+            _ => {}
+        }
+    }
+    star
+}
+
+/// A published version's bytes (a township's slice, or the whole document) as the client
+/// will take them: gzip when accepted, compressed once per version and kept (on a blocking
+/// thread: a county's document takes tens of milliseconds); otherwise the bytes themselves.
+async fn negotiated(
+    req: &HttpRequest,
+    published: &Arc<Published>,
+    township: Option<&str>,
+) -> AppResult<Encoded> {
+    let (bytes, gzip) = published.body(township)?;
+    if !accepts_gzip(req) {
+        return Ok(Encoded::Identity(bytes.clone()));
+    }
+    if let Some(done) = gzip.get() {
+        return Ok(Encoded::Gzip(done.clone()));
+    }
+    let owner = published.clone();
+    let township = township.map(str::to_string);
+    let compressed = web::block(move || {
+        owner
+            .body(township.as_deref())
+            .map(|(bytes, cell)| gzip_once(cell, bytes))
+    })
+    .await??;
+    Ok(Encoded::Gzip(compressed))
+}
+
+/// An answer from cached bytes: 304 when the client has them, else the bytes. A gzip copy
+/// is another representation, so it has its own strong ETag.
 fn cached(
     req: &HttpRequest,
     etag: &str,
-    bytes: Bytes,
+    body: Encoded,
     cache_control: &str,
     location: Option<String>,
 ) -> HttpResponse {
-    let quoted = format!("\"{etag}\"");
-    let mut response = if not_modified(req, &quoted) {
+    let quoted = match body {
+        Encoded::Gzip(_) => format!("\"{etag}-gzip\""),
+        _ => format!("\"{etag}\""),
+    };
+    let fresh = not_modified(req, &quoted);
+    let mut response = if fresh {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::ETAG, quoted.clone()))
+        .insert_header((header::ETAG, quoted))
         .insert_header((header::CACHE_CONTROL, cache_control));
+    if !matches!(body, Encoded::Plain(_)) {
+        response.insert_header((header::VARY, "accept-encoding"));
+    }
     if let Some(location) = location {
         response.insert_header((header::CONTENT_LOCATION, location));
     }
-    if not_modified(req, &quoted) {
+    if fresh {
         return response.finish();
     }
-    response.content_type("application/json").body(bytes)
+    response.content_type("application/json");
+    match body {
+        Encoded::Plain(bytes) | Encoded::Identity(bytes) => response.body(bytes),
+        Encoded::Gzip(bytes) => response
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(bytes),
+    }
 }
 
 fn version_path(county: &str, kind: &str, number: i32) -> String {
@@ -195,7 +268,7 @@ pub async fn public_list_in_force(
     Ok(cached(
         &req,
         &v.content_hash,
-        published.bytes.clone(),
+        negotiated(&req, &published, None).await?,
         IN_FORCE,
         Some(version_path(&v.county_code, &v.kind, v.number)),
     ))
@@ -297,7 +370,7 @@ pub async fn public_version(
     Ok(cached(
         &req,
         &published.version.content_hash,
-        published.bytes.clone(),
+        negotiated(&req, &published, None).await?,
         IMMUTABLE,
         None,
     ))
@@ -389,7 +462,7 @@ pub async fn public_township_power_list(
         return Ok(cached(
             &req,
             &slice.etag,
-            slice.bytes.clone(),
+            negotiated(&req, &published, Some(code.as_str())).await?,
             IN_FORCE,
             location,
         ));
@@ -413,7 +486,13 @@ pub async fn public_township_power_list(
         &items,
     );
     let etag = sha256_hex(&bytes);
-    Ok(cached(&req, &etag, Bytes::from(bytes), IN_FORCE, location))
+    Ok(cached(
+        &req,
+        &etag,
+        Encoded::Plain(Bytes::from(bytes)),
+        IN_FORCE,
+        location,
+    ))
 }
 
 /// A dispatch lookup on the published list.

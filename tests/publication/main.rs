@@ -194,6 +194,15 @@ fn withdraw(app: &TestApp, kind: &str, n: i64, if_match: Option<&str>) -> Respon
     )
 }
 
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip stream");
+    out
+}
+
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -1795,6 +1804,51 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
+
+    // A portal that accepts gzip gets the slice's cached gzip copy: its own strong ETag,
+    // `Vary`, the same bytes once decompressed, and the same copy every time.
+    let get_encoded = |path: &str, accept: &str, if_none_match: Option<&str>| {
+        let mut request = app
+            .request(Method::GET, path, None)
+            .header("Accept-Encoding", accept);
+        if let Some(etag) = if_none_match {
+            request = request.header("If-None-Match", etag);
+        }
+        request.send().unwrap()
+    };
+    let gzipped = get_encoded(&slice_path, "br;q=1.0, gzip;q=0.8", None);
+    assert_eq!(gzipped.status(), 200);
+    assert_eq!(header(&gzipped, "content-encoding").unwrap(), "gzip");
+    assert_eq!(header(&gzipped, "vary").unwrap(), "accept-encoding");
+    let gzip_etag = header(&gzipped, "etag").unwrap();
+    assert_eq!(gzip_etag, format!("\"{}-gzip\"", sha256(&slice_bytes)));
+    let compressed = gzipped.bytes().unwrap().to_vec();
+    assert!(compressed.len() < slice_bytes.len());
+    assert_eq!(gunzip(&compressed), slice_bytes);
+    let again = get_encoded(&slice_path, "gzip", None);
+    assert_eq!(again.bytes().unwrap().to_vec(), compressed);
+    let fresh = get_encoded(&slice_path, "gzip, deflate", Some(&gzip_etag));
+    assert_eq!(fresh.status(), 304);
+    assert_eq!(header(&fresh, "etag").unwrap(), gzip_etag);
+    // The gzip copy's ETag does not validate the plain bytes, nor the reverse.
+    let plain = get_encoded(&slice_path, "identity", Some(&gzip_etag));
+    assert_eq!(plain.status(), 200);
+    assert!(header(&plain, "content-encoding").is_none());
+    assert_eq!(header(&plain, "vary").unwrap(), "accept-encoding");
+    assert_eq!(plain.bytes().unwrap().to_vec(), slice_bytes);
+    assert_eq!(
+        get_encoded(&slice_path, "gzip", Some(&slice_etag)).status(),
+        200
+    );
+    // gzip refused with q=0 (even with `*`): the plain bytes.
+    let refused = get_encoded(&slice_path, "*, gzip;q=0", None);
+    assert!(header(&refused, "content-encoding").is_none());
+    assert_eq!(refused.bytes().unwrap().to_vec(), slice_bytes);
+    // The whole version by number too.
+    let whole = get_encoded(&by_number, "gzip", None);
+    assert_eq!(header(&whole, "content-encoding").unwrap(), "gzip");
+    assert_eq!(header(&whole, "etag").unwrap(), format!("\"{hash}-gzip\""));
+    assert_eq!(gunzip(&whole.bytes().unwrap()), bytes);
 
     // Filters narrow the slice.
     let all_items = slice["items"].as_array().unwrap().clone();

@@ -912,11 +912,7 @@ fn drive(args: &[String]) {
     let rate: f64 = arg(2, "RATE").parse().expect("RATE in requests/s");
     let seconds: f64 = arg(3, "SECONDS").parse().expect("SECONDS");
     let connections: usize = args.get(4).map_or(32, |c| c.parse().expect("CONNECTIONS"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = load_runtime();
     let requests: Requests = Arc::new(vec![get(&addr.to_string(), &path, &[])]);
     let count = (rate * seconds) as u64;
     let mut raw = rt.block_on(open_loop(addr, requests, connections, rate, count));
@@ -939,6 +935,15 @@ fn drive(args: &[String]) {
             lasted * 1000.0
         );
     }
+}
+
+/// The load generator's runtime: one worker, on the core this process is pinned to.
+fn load_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the load generator's runtime")
 }
 
 /// An HTTP/1.1 request, ready to write.
@@ -1338,11 +1343,7 @@ fn orchestrate() {
         "quanze load benchmark: {} scale, {} s per scenario, {} connections; {}",
         settings.scale_name, settings.seconds, settings.connections, machine.pinning
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("the load generator's runtime");
+    let rt = load_runtime();
     let ctx = Ctx {
         settings,
         pinned,
@@ -1655,25 +1656,16 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
                      limit_requests: Vec<u8>| {
         let mut limit_side = Vec::new();
         let mut quanze_side = Vec::new();
+        let round = |server: u32, addr: SocketAddr, request: &Vec<u8>| {
+            measured(server, ctx.ticks_per_sec, || {
+                let requests = Arc::new(vec![request.clone()]);
+                ctx.rt
+                    .block_on(closed_loop(addr, requests, n, round_max, round_length))
+            })
+        };
         for _ in 0..ROUNDS {
-            limit_side.push(measured(limit_pid, ctx.ticks_per_sec, || {
-                ctx.rt.block_on(closed_loop(
-                    limit_addr,
-                    Arc::new(vec![limit_requests.clone()]),
-                    n,
-                    round_max,
-                    round_length,
-                ))
-            }));
-            quanze_side.push(measured(pid, ctx.ticks_per_sec, || {
-                ctx.rt.block_on(closed_loop(
-                    quanze_addr,
-                    Arc::new(vec![requests.clone()]),
-                    n,
-                    round_max,
-                    round_length,
-                ))
-            }));
+            limit_side.push(round(limit_pid, limit_addr, &limit_requests));
+            quanze_side.push(round(pid, quanze_addr, &requests));
         }
         let mut ratios: Vec<f64> = limit_side
             .iter()

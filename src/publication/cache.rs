@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::document::{sha256_hex, ListKind};
 use super::model::{Version, Versions};
 use crate::db::DbConnection;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::regions::RegionCode;
 use crate::text::searchable;
 
@@ -28,7 +28,7 @@ pub struct Slice {
     /// The township's code, name and kind.
     pub township: Value,
     /// The same bytes gzip-compressed, made on the first request that accepts them.
-    pub gzip: OnceLock<Bytes>,
+    pub gzip: GzipCopy,
 }
 
 impl Slice {
@@ -66,7 +66,7 @@ pub struct Published {
     /// The catalogue edition of a power list.
     pub edition: Option<String>,
     /// The canonical content gzip-compressed, made on the first request that accepts it.
-    pub gzip: OnceLock<Bytes>,
+    pub gzip: GzipCopy,
 }
 
 /// A power list as stored, read without building a tree: each township's items stay the
@@ -93,9 +93,13 @@ struct RawTownship<'a> {
 /// The share of a version's weight kept for its gzip copies (one eighth).
 const GZIP_RESERVE_DIVISOR: usize = 8;
 
-/// `bytes` gzip-compressed, once: later callers get the same bytes from `cell`.
-pub fn gzip_once(cell: &OnceLock<Bytes>, bytes: &[u8]) -> Bytes {
-    cell.get_or_init(|| {
+/// The gzip copy of some cached bytes, made at most once; shared, so that a blocking
+/// thread can make it.
+pub type GzipCopy = Arc<OnceLock<Bytes>>;
+
+/// `bytes` gzip-compressed, once: later callers get the same bytes from `copy`.
+pub fn gzip_once(copy: &GzipCopy, bytes: &[u8]) -> Bytes {
+    copy.get_or_init(|| {
         let mut encoder = flate2::write::GzEncoder::new(
             Vec::with_capacity(bytes.len() / 8),
             flate2::Compression::default(),
@@ -131,7 +135,7 @@ impl Published {
                             etag: sha256_hex(&bytes),
                             bytes: Bytes::from(bytes),
                             township: meta,
-                            gzip: OnceLock::new(),
+                            gzip: GzipCopy::default(),
                         },
                     );
                 }
@@ -166,23 +170,8 @@ impl Published {
             matters,
             county,
             edition,
-            gzip: OnceLock::new(),
+            gzip: GzipCopy::default(),
         })
-    }
-
-    /// The bytes of a township's slice (`Some(code)`) or of the whole document, with the
-    /// cell for their gzip copy.
-    pub fn body(&self, township: Option<&str>) -> AppResult<(&Bytes, &OnceLock<Bytes>)> {
-        match township {
-            None => Ok((&self.bytes, &self.gzip)),
-            Some(code) => self
-                .townships
-                .get(code)
-                .map(|slice| (&slice.bytes, &slice.gzip))
-                .ok_or_else(|| {
-                    AppError::NotFound(format!("the power list in force has no township {code}"))
-                }),
-        }
     }
 
     /// Bytes held, for the cache's budget.
@@ -291,7 +280,6 @@ pub struct PublishedCache {
     in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
     in_force_ttl: Duration,
     max_bytes: usize,
-    loading: Mutex<HashMap<i64, Arc<Mutex<()>>>>,
     builder: Mutex<()>,
 }
 
@@ -304,7 +292,6 @@ impl PublishedCache {
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
             max_bytes,
-            loading: Mutex::new(HashMap::new()),
             builder: Mutex::new(()),
         }
     }
@@ -377,51 +364,26 @@ impl PublishedCache {
     }
 
     /// A rendered version: from memory, or its content fetched with `fetch` and rendered.
-    /// Concurrent requests for one version wait for one rendering, and versions are
-    /// fetched and rendered one at a time: each is megabytes, and a sweep across the
-    /// province must not hold dozens of documents at once. Call it on a blocking thread.
+    /// Versions are fetched and rendered one at a time, so concurrent requests for one
+    /// version wait for its one rendering, and a sweep across the province never holds
+    /// more than one document of megabytes. Call it on a blocking thread.
     pub fn load(
         &self,
         version: Version,
         fetch: impl FnOnce() -> AppResult<String>,
     ) -> AppResult<Arc<Published>> {
-        let id = version.id;
-        let gate = self
-            .loading
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id)
-            .or_default()
-            .clone();
-        let loaded = {
-            let _turn = gate.lock().unwrap_or_else(|p| p.into_inner());
-            match self.get(id) {
-                Some(hit) => Ok(hit),
-                None => self.render(version, fetch),
-            }
-        };
-        // Whether it rendered, found or failed, the next caller starts afresh; those
-        // already waiting hold the gate itself.
-        self.loading
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
-        loaded
-    }
-
-    fn render(
-        &self,
-        version: Version,
-        fetch: impl FnOnce() -> AppResult<String>,
-    ) -> AppResult<Arc<Published>> {
         let published = {
-            let _builder = self.builder.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::new(Published::build(version, fetch()?)?)
+            let _turn = self.builder.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(hit) = self.get(version.id) {
+                return Ok(hit);
+            }
+            let published = Arc::new(Published::build(version, fetch()?)?);
+            self.versions
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .keep(published.clone(), self.max_bytes);
+            published
         };
-        self.versions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .keep(published.clone(), self.max_bytes);
         release_freed_memory();
         Ok(published)
     }

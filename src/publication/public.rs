@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::cache::{gzip_once, slice_bytes, Published};
+use super::cache::{gzip_once, slice_bytes, GzipCopy, Published};
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{Version, Versions};
@@ -68,9 +68,8 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 
 /// The body of an answer from cached bytes.
 enum Encoded {
-    /// Bytes made for this request: `Compress` encodes them if the client asks.
-    Plain(Bytes),
-    /// Cached bytes as they are, to a client that does not accept gzip.
+    /// The bytes as they are (`Compress` may still encode them, if they were made for
+    /// this request and have no cached copy).
     Identity(Bytes),
     /// Their cached gzip copy.
     Gzip(Bytes),
@@ -99,29 +98,18 @@ fn accepts_gzip(req: &HttpRequest) -> bool {
     star
 }
 
-/// A published version's bytes (a township's slice, or the whole document) as the client
-/// will take them: gzip when accepted, compressed once per version and kept (on a blocking
-/// thread: a county's document takes tens of milliseconds); otherwise the bytes themselves.
-async fn negotiated(
-    req: &HttpRequest,
-    published: &Arc<Published>,
-    township: Option<&str>,
-) -> AppResult<Encoded> {
-    let (bytes, gzip) = published.body(township)?;
+/// Cached bytes as the client will take them: their gzip copy when gzip is accepted
+/// (made once, on a blocking thread: a county's document takes tens of milliseconds),
+/// otherwise the bytes themselves.
+async fn negotiated(req: &HttpRequest, bytes: &Bytes, gzip: &GzipCopy) -> AppResult<Encoded> {
     if !accepts_gzip(req) {
         return Ok(Encoded::Identity(bytes.clone()));
     }
     if let Some(done) = gzip.get() {
         return Ok(Encoded::Gzip(done.clone()));
     }
-    let owner = published.clone();
-    let township = township.map(str::to_string);
-    let compressed = web::block(move || {
-        owner
-            .body(township.as_deref())
-            .map(|(bytes, cell)| gzip_once(cell, bytes))
-    })
-    .await??;
+    let (bytes, gzip) = (bytes.clone(), gzip.clone());
+    let compressed = web::block(move || gzip_once(&gzip, &bytes)).await?;
     Ok(Encoded::Gzip(compressed))
 }
 
@@ -144,12 +132,11 @@ fn cached(
     } else {
         HttpResponse::Ok()
     };
+    // Every answer here depends on Accept-Encoding, through its gzip copy or `Compress`.
     response
         .insert_header((header::ETAG, quoted))
-        .insert_header((header::CACHE_CONTROL, cache_control));
-    if !matches!(body, Encoded::Plain(_)) {
-        response.insert_header((header::VARY, "accept-encoding"));
-    }
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::VARY, "accept-encoding"));
     if let Some(location) = location {
         response.insert_header((header::CONTENT_LOCATION, location));
     }
@@ -158,7 +145,7 @@ fn cached(
     }
     response.content_type("application/json");
     match body {
-        Encoded::Plain(bytes) | Encoded::Identity(bytes) => response.body(bytes),
+        Encoded::Identity(bytes) => response.body(bytes),
         Encoded::Gzip(bytes) => response
             .insert_header((header::CONTENT_ENCODING, "gzip"))
             .body(bytes),
@@ -268,7 +255,7 @@ pub async fn public_list_in_force(
     Ok(cached(
         &req,
         &v.content_hash,
-        negotiated(&req, &published, None).await?,
+        negotiated(&req, &published.bytes, &published.gzip).await?,
         IN_FORCE,
         Some(version_path(&v.county_code, &v.kind, v.number)),
     ))
@@ -370,7 +357,7 @@ pub async fn public_version(
     Ok(cached(
         &req,
         &published.version.content_hash,
-        negotiated(&req, &published, None).await?,
+        negotiated(&req, &published.bytes, &published.gzip).await?,
         IMMUTABLE,
         None,
     ))
@@ -462,7 +449,7 @@ pub async fn public_township_power_list(
         return Ok(cached(
             &req,
             &slice.etag,
-            negotiated(&req, &published, Some(code.as_str())).await?,
+            negotiated(&req, &slice.bytes, &slice.gzip).await?,
             IN_FORCE,
             location,
         ));
@@ -489,7 +476,7 @@ pub async fn public_township_power_list(
     Ok(cached(
         &req,
         &etag,
-        Encoded::Plain(Bytes::from(bytes)),
+        Encoded::Identity(Bytes::from(bytes)),
         IN_FORCE,
         location,
     ))

@@ -465,6 +465,18 @@ fn changed_fields(diff: &Value, key: &str) -> Vec<String> {
 }
 
 /// The published document and its headers, without a token.
+/// An anonymous GET with request headers.
+fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
+    headers
+        .iter()
+        .fold(
+            app.request(Method::GET, path, None),
+            |request, (name, value)| request.header(*name, *value),
+        )
+        .send()
+        .unwrap()
+}
+
 fn public_document(app: &TestApp, path: &str) -> (Value, Vec<u8>, Response) {
     let response = app.get(path);
     assert_eq!(response.status(), 200, "GET {path}");
@@ -1714,20 +1726,12 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
     let cache_control = header(&response, "cache-control").unwrap();
     assert!(!cache_control.contains("immutable"), "{cache_control}");
     assert!(cache_control.contains("public"), "{cache_control}");
-    let not_modified = app
-        .request(Method::GET, &in_force, None)
-        .header("If-None-Match", &quoted)
-        .send()
-        .unwrap();
+    let not_modified = get_with(&app, &in_force, &[("If-None-Match", &quoted)]);
     assert_eq!(not_modified.status(), 304);
     assert_eq!(header(&not_modified, "etag").unwrap(), quoted);
     assert!(not_modified.bytes().unwrap().is_empty());
     // Another ETag gets the document.
-    let other = app
-        .request(Method::GET, &in_force, None)
-        .header("If-None-Match", "\"0000\"")
-        .send()
-        .unwrap();
+    let other = get_with(&app, &in_force, &[("If-None-Match", "\"0000\"")]);
     assert_eq!(other.status(), 200);
     assert_eq!(sha256(&other.bytes().unwrap()), hash);
 
@@ -1739,11 +1743,11 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
     assert!(cache_control.contains("immutable"), "{cache_control}");
     assert!(cache_control.contains("max-age="), "{cache_control}");
     assert_eq!(response.bytes().unwrap().to_vec(), bytes);
-    let not_modified = app
-        .request(Method::GET, &by_number, None)
-        .header("If-None-Match", format!("\"abc\", {quoted}"))
-        .send()
-        .unwrap();
+    let not_modified = get_with(
+        &app,
+        &by_number,
+        &[("If-None-Match", &format!("\"abc\", {quoted}"))],
+    );
     assert_eq!(not_modified.status(), 304);
     assert!(not_modified.bytes().unwrap().is_empty());
 
@@ -1790,31 +1794,19 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
         .iter()
         .any(|i| i["code"] == "CF-0007"));
     assert_ne!(fuji["items"], slice["items"]);
-    let not_modified = app
-        .request(Method::GET, &slice_path, None)
-        .header("If-None-Match", &slice_etag)
-        .send()
-        .unwrap();
+    let not_modified = get_with(&app, &slice_path, &[("If-None-Match", &slice_etag)]);
     assert_eq!(not_modified.status(), 304);
     assert!(not_modified.bytes().unwrap().is_empty());
     // The whole list's ETag is not the slice's.
-    let response = app
-        .request(Method::GET, &slice_path, None)
-        .header("If-None-Match", &quoted)
-        .send()
-        .unwrap();
+    let response = get_with(&app, &slice_path, &[("If-None-Match", &quoted)]);
     assert_eq!(response.status(), 200);
 
     // A portal that accepts gzip gets the slice's cached gzip copy: its own strong ETag,
     // `Vary`, the same bytes once decompressed, and the same copy every time.
     let get_encoded = |path: &str, accept: &str, if_none_match: Option<&str>| {
-        let mut request = app
-            .request(Method::GET, path, None)
-            .header("Accept-Encoding", accept);
-        if let Some(etag) = if_none_match {
-            request = request.header("If-None-Match", etag);
-        }
-        request.send().unwrap()
+        let mut headers = vec![("Accept-Encoding", accept)];
+        headers.extend(if_none_match.map(|etag| ("If-None-Match", etag)));
+        get_with(&app, path, &headers)
     };
     let gzipped = get_encoded(&slice_path, "br;q=1.0, gzip;q=0.8", None);
     assert_eq!(gzipped.status(), 200);
@@ -1844,6 +1836,18 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
     let refused = get_encoded(&slice_path, "*, gzip;q=0", None);
     assert!(header(&refused, "content-encoding").is_none());
     assert_eq!(refused.bytes().unwrap().to_vec(), slice_bytes);
+    // A filtered slice is made per request: `Compress` encodes it, and it varies too.
+    let filtered = format!("{slice_path}?high_frequency=true");
+    let encoded = get_encoded(&filtered, "gzip", None);
+    assert_eq!(header(&encoded, "content-encoding").unwrap(), "gzip");
+    assert!(encoded
+        .headers()
+        .get_all("vary")
+        .iter()
+        .all(|v| v == "accept-encoding"));
+    let plain = get_encoded(&filtered, "identity", None);
+    assert!(header(&plain, "content-encoding").is_none());
+    assert_eq!(header(&plain, "vary").unwrap(), "accept-encoding");
     // The whole version by number too.
     let whole = get_encoded(&by_number, "gzip", None);
     assert_eq!(header(&whole, "content-encoding").unwrap(), "gzip");
@@ -1864,11 +1868,11 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
         assert_eq!(body["items"], json!(expected), "{query}");
         assert_eq!(body["item_count"], expected.len(), "{query}");
         assert_ne!(etag, slice_etag, "{query}");
-        let again = app
-            .request(Method::GET, &format!("{slice_path}?{query}"), None)
-            .header("If-None-Match", &etag)
-            .send()
-            .unwrap();
+        let again = get_with(
+            &app,
+            &format!("{slice_path}?{query}"),
+            &[("If-None-Match", &etag)],
+        );
         assert_eq!(again.status(), 304, "{query}");
         body
     };
@@ -1919,22 +1923,14 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
     let v2 = submitted(&app, "power", "新增CF-0007");
     approve_and_publish(&app, "power", 2, None);
     let h2 = v2["content_hash"].as_str().unwrap();
-    let response = app
-        .request(Method::GET, &in_force, None)
-        .header("If-None-Match", &quoted)
-        .send()
-        .unwrap();
+    let response = get_with(&app, &in_force, &[("If-None-Match", &quoted)]);
     assert_eq!(response.status(), 200, "the old ETag no longer matches");
     assert_eq!(header(&response, "etag").unwrap(), format!("\"{h2}\""));
     assert_eq!(
         header(&response, "content-location").unwrap(),
         public_version_path("power", 2)
     );
-    let response = app
-        .request(Method::GET, &slice_path, None)
-        .header("If-None-Match", &slice_etag)
-        .send()
-        .unwrap();
+    let response = get_with(&app, &slice_path, &[("If-None-Match", &slice_etag)]);
     assert_eq!(response.status(), 200);
     let slice2 = expect_json(response, 200);
     assert_eq!(slice2["version"], 2);
@@ -2619,11 +2615,7 @@ fn an_evicted_version_renders_again_to_the_same_bytes() {
         assert_eq!(again, bytes, "rendered again, the same bytes");
         assert_eq!(header(&response, "etag").unwrap(), etag);
     }
-    let not_modified = app
-        .request(Method::GET, &slice_path, None)
-        .header("If-None-Match", &etag)
-        .send()
-        .unwrap();
+    let not_modified = get_with(&app, &slice_path, &[("If-None-Match", &etag)]);
     assert_eq!(not_modified.status(), 304);
 
     // The reads above did come from the database: a stored document changed behind the

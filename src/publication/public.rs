@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::cache::{gzip_once, slice_bytes, GzipCopy, Published};
+use super::cache::{gzip_once, index_once, slice_bytes, GzipCopy, Published, SliceFilter};
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{Version, Versions};
@@ -445,7 +445,12 @@ pub async fn public_township_power_list(
         "power",
         published.version.number,
     ));
-    if query.category.is_none() && query.domain.is_none() && query.high_frequency.is_none() {
+    let filter = SliceFilter {
+        category: query.category.as_deref(),
+        domain: query.domain.as_deref(),
+        high_frequency: query.high_frequency,
+    };
+    if filter.is_empty() {
         return Ok(cached(
             &req,
             &slice.etag,
@@ -454,23 +459,17 @@ pub async fn public_township_power_list(
             location,
         ));
     }
-    let items: Vec<Value> = slice
-        .items()?
-        .into_iter()
-        .filter(|i| query.category.as_deref().is_none_or(|c| i["category"] == c))
-        .filter(|i| query.domain.as_deref().is_none_or(|d| i["domain"] == d))
-        .filter(|i| {
-            query
-                .high_frequency
-                .is_none_or(|h| i["high_frequency"] == h)
-        })
-        .collect();
+    if slice.index.get().is_none() {
+        // A county's slice takes milliseconds to index: not on the worker that answers.
+        let (index, bytes) = (slice.index.clone(), slice.bytes.clone());
+        web::block(move || index_once(&index, &bytes)).await??;
+    }
     let bytes = slice_bytes(
         &published.version,
         &published.county,
         published.edition.as_deref(),
         &slice.township,
-        &items,
+        &slice.filtered(&filter)?,
     );
     let etag = sha256_hex(&bytes);
     Ok(cached(

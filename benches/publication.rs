@@ -107,7 +107,7 @@ fn main() {
     summarise("township slice with If-None-Match (304)", revalidations);
     // The first filtered read indexes the slice's items; later ones reuse the index.
     summarise(
-        "township slice filtered, first read (high_frequency=true)",
+        "township slice filtered, first read",
         time_gets(&app, &format!("{slice}?high_frequency=true"), None, 1),
     );
     summarise(

@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
@@ -24,8 +25,8 @@ use crate::text::searchable;
 pub struct Slice {
     /// The rendered answer (canonical JSON).
     pub bytes: Bytes,
-    /// Its strong ETag (SHA-256 of the bytes).
-    pub etag: String,
+    /// Its strong ETags (from the SHA-256 of the bytes).
+    pub tags: EntityTags,
     /// The township's code, name and kind.
     pub township: Value,
     /// The same bytes gzip-compressed, made on the first request that accepts them.
@@ -195,6 +196,30 @@ pub struct Published {
     pub edition: Option<String>,
     /// The canonical content gzip-compressed, made on the first request that accepts it.
     pub gzip: GzipCopy,
+    /// The content's strong ETags.
+    pub tags: EntityTags,
+    /// The version's own public address, for `Content-Location`.
+    pub location: HeaderValue,
+}
+
+/// The quoted `ETag` values of some bytes and of their gzip copy (another representation,
+/// so another strong tag), made once so that the hot path sends them without formatting.
+pub struct EntityTags {
+    /// `"<hash>"`.
+    pub identity: HeaderValue,
+    /// `"<hash>-gzip"`.
+    pub gzip: HeaderValue,
+}
+
+impl EntityTags {
+    /// The tags of bytes whose hash (hex) is `hash`.
+    pub fn of(hash: &str) -> EntityTags {
+        let tag = |text: String| HeaderValue::try_from(text).expect("a hex hash is a header value");
+        EntityTags {
+            identity: tag(format!("\"{hash}\"")),
+            gzip: tag(format!("\"{hash}-gzip\"")),
+        }
+    }
 }
 
 /// A power list as stored, read without building a tree: each township's items stay the
@@ -262,7 +287,7 @@ impl Published {
                     townships.insert(
                         township.code,
                         Slice {
-                            etag: sha256_hex(&bytes),
+                            tags: EntityTags::of(&sha256_hex(&bytes)),
                             bytes: Bytes::from(bytes),
                             township: meta,
                             gzip: GzipCopy::default(),
@@ -295,6 +320,9 @@ impl Published {
             }
         };
         Ok(Published {
+            tags: EntityTags::of(&version.content_hash),
+            location: HeaderValue::try_from(version.public_path())
+                .map_err(|e| AppError::Internal(format!("a version's address: {e}")))?,
             version,
             bytes: Bytes::from(content),
             townships,
@@ -442,7 +470,7 @@ impl PublishedCache {
         kind: ListKind,
         date: NaiveDate,
     ) -> AppResult<Option<Version>> {
-        let key = (county.to_string(), kind, date);
+        let key = (county.as_str().to_owned(), kind, date);
         let version = Versions::in_force(conn, county, kind, date)?;
         let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
@@ -460,7 +488,7 @@ impl PublishedCache {
         kind: ListKind,
         date: NaiveDate,
     ) -> Option<Option<i64>> {
-        let key = (county.to_string(), kind, date);
+        let key = (county.as_str().to_owned(), kind, date);
         match self
             .in_force
             .read()
@@ -526,7 +554,7 @@ mod tests {
     fn slice(bytes: &str) -> Slice {
         Slice {
             bytes: Bytes::copy_from_slice(bytes.as_bytes()),
-            etag: String::new(),
+            tags: EntityTags::of("test"),
             township: Value::Null,
             gzip: GzipCopy::default(),
             index: ItemIndex::default(),

@@ -178,6 +178,16 @@ pub struct Version {
     pub revision: i64,
 }
 
+impl Version {
+    /// Its document's public address (once published).
+    pub fn public_path(&self) -> String {
+        format!(
+            "/public/v1/counties/{}/lists/{}/versions/{}",
+            self.county_code, self.kind, self.number
+        )
+    }
+}
+
 /// A finding about one item (審查意見).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::cache::{gzip_once, index_once, slice_bytes, GzipCopy, Published, SliceFilter};
+use super::cache::{
+    gzip_once, index_once, slice_bytes, EntityTags, GzipCopy, Published, SliceFilter,
+};
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{Version, Versions};
@@ -57,13 +59,14 @@ fn parse_date(field: &str, value: Option<&str>) -> AppResult<NaiveDate> {
 }
 
 /// Whether the request already holds this representation.
-fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
     req.headers()
         .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|t| t.trim_ascii())
+        .map(|t| t.strip_prefix(b"W/").unwrap_or(t))
+        .any(|t| t == b"*" || t == etag)
 }
 
 /// The body of an answer from cached bytes.
@@ -113,20 +116,20 @@ async fn negotiated(req: &HttpRequest, bytes: &Bytes, gzip: &GzipCopy) -> AppRes
     Ok(Encoded::Gzip(compressed))
 }
 
-/// An answer from cached bytes: 304 when the client has them, else the bytes. A gzip copy
-/// is another representation, so it has its own strong ETag.
+/// An answer from cached bytes: 304 when the client has them, else the bytes. Headers
+/// are made once with the bytes, so nothing here formats or validates text.
 fn cached(
     req: &HttpRequest,
-    etag: &str,
+    tags: &EntityTags,
     body: Encoded,
-    cache_control: &str,
-    location: Option<String>,
+    cache_control: &'static str,
+    location: Option<&HeaderValue>,
 ) -> HttpResponse {
-    let quoted = match body {
-        Encoded::Gzip(_) => format!("\"{etag}-gzip\""),
-        _ => format!("\"{etag}\""),
+    let tag = match body {
+        Encoded::Gzip(_) => &tags.gzip,
+        Encoded::Identity(_) => &tags.identity,
     };
-    let fresh = not_modified(req, &quoted);
+    let fresh = not_modified(req, tag);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {
@@ -134,26 +137,28 @@ fn cached(
     };
     // Every answer here depends on Accept-Encoding, through its gzip copy or `Compress`.
     response
-        .insert_header((header::ETAG, quoted))
-        .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::VARY, "accept-encoding"));
+        .insert_header((header::ETAG, tag.clone()))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ))
+        .insert_header((header::VARY, HeaderValue::from_static("accept-encoding")));
     if let Some(location) = location {
-        response.insert_header((header::CONTENT_LOCATION, location));
+        response.insert_header((header::CONTENT_LOCATION, location.clone()));
     }
     if fresh {
         return response.finish();
     }
-    response.content_type("application/json");
+    response.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    ));
     match body {
         Encoded::Identity(bytes) => response.body(bytes),
         Encoded::Gzip(bytes) => response
-            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")))
             .body(bytes),
     }
-}
-
-fn version_path(county: &str, kind: &str, number: i32) -> String {
-    format!("/public/v1/counties/{county}/lists/{kind}/versions/{number}")
 }
 
 /// The published version in force for a county and kind on a date. The hot path: memory
@@ -251,13 +256,12 @@ pub async fn public_list_in_force(
     let kind = ListKind::parse(&path.1)?;
     let date = parse_date("at", query.at.as_deref())?;
     let published = in_force(&state, &county, kind, date).await?;
-    let v = &published.version;
     Ok(cached(
         &req,
-        &v.content_hash,
+        &published.tags,
         negotiated(&req, &published.bytes, &published.gzip).await?,
         IN_FORCE,
-        Some(version_path(&v.county_code, &v.kind, v.number)),
+        Some(&published.location),
     ))
 }
 
@@ -293,7 +297,7 @@ pub struct PublicVersion {
 impl From<Version> for PublicVersion {
     fn from(v: Version) -> Self {
         PublicVersion {
-            url: version_path(&v.county_code, &v.kind, v.number),
+            url: v.public_path(),
             county: v.county_code,
             kind: v.kind,
             number: v.number,
@@ -356,7 +360,7 @@ pub async fn public_version(
     let published = published_version(&state, county, kind, path.2).await?;
     Ok(cached(
         &req,
-        &published.version.content_hash,
+        &published.tags,
         negotiated(&req, &published.bytes, &published.gzip).await?,
         IMMUTABLE,
         None,
@@ -440,11 +444,6 @@ pub async fn public_township_power_list(
     let slice = published.townships.get(code.as_str()).ok_or_else(|| {
         AppError::NotFound(format!("the power list in force has no township {code}"))
     })?;
-    let location = Some(version_path(
-        &published.version.county_code,
-        "power",
-        published.version.number,
-    ));
     let filter = SliceFilter {
         category: query.category.as_deref(),
         domain: query.domain.as_deref(),
@@ -453,10 +452,10 @@ pub async fn public_township_power_list(
     if filter.is_empty() {
         return Ok(cached(
             &req,
-            &slice.etag,
+            &slice.tags,
             negotiated(&req, &slice.bytes, &slice.gzip).await?,
             IN_FORCE,
-            location,
+            Some(&published.location),
         ));
     }
     if slice.index.get().is_none() {
@@ -471,13 +470,12 @@ pub async fn public_township_power_list(
         &slice.township,
         &slice.filtered(&filter)?,
     );
-    let etag = sha256_hex(&bytes);
     Ok(cached(
         &req,
-        &etag,
+        &EntityTags::of(&sha256_hex(&bytes)),
         Encoded::Identity(Bytes::from(bytes)),
         IN_FORCE,
-        location,
+        Some(&published.location),
     ))
 }
 

@@ -182,10 +182,10 @@ impl RegionCode {
 
     fn truncated(&self, level: Level) -> RegionCode {
         let keep = level.significant_digits();
-        RegionCode {
-            code: format!("{}{}", &self.code[..keep], "0".repeat(12 - keep)),
-            level,
-        }
+        let mut code = String::with_capacity(12);
+        code.push_str(&self.code[..keep]);
+        code.extend(std::iter::repeat_n('0', 12 - keep));
+        RegionCode { code, level }
     }
 
     /// The digits every code inside this region starts with.

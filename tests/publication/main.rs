@@ -1750,6 +1750,13 @@ fn published_documents_and_township_slices_are_cacheable_by_their_hash() {
     );
     assert_eq!(not_modified.status(), 304);
     assert!(not_modified.bytes().unwrap().is_empty());
+    // If-None-Match compares weakly (RFC 9110 13.1.2), and `*` matches any.
+    for held in [format!("W/{quoted}"), "*".to_string()] {
+        let response = get_with(&app, &by_number, &[("If-None-Match", &held)]);
+        assert_eq!(response.status(), 304, "{held}");
+    }
+    let near_miss = get_with(&app, &by_number, &[("If-None-Match", &quoted[..20])]);
+    assert_eq!(near_miss.status(), 200, "a tag is compared whole");
 
     // A township's slice: its own ETag, only its items.
     let slice_path = format!("/public/v1/townships/{YUCHAN}/power-list");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::HeaderValue;
-use actix_web::web::Bytes;
+use actix_web::web::{self, Bytes};
 use chrono::NaiveDate;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -30,9 +30,9 @@ pub struct Slice {
     /// The township's code, name and kind.
     pub township: Value,
     /// The same bytes gzip-compressed, made on the first request that accepts them.
-    pub gzip: GzipCopy,
+    pub gzip: OnDemand<Bytes>,
     /// Where each item lies in `bytes`, made on the first filtered request.
-    pub index: ItemIndex,
+    pub index: OnDemand<SliceIndex>,
 }
 
 /// A filter on a township's slice; `None` admits any value.
@@ -70,8 +70,8 @@ struct IndexedItem {
 }
 
 impl SliceIndex {
-    /// Reads a slice's bytes without building a tree.
-    fn build(bytes: &[u8]) -> AppResult<SliceIndex> {
+    /// Indexes a slice's bytes, read without building a tree.
+    pub fn build(bytes: &[u8]) -> AppResult<SliceIndex> {
         #[derive(serde::Deserialize)]
         struct Items<'a> {
             #[serde(borrow)]
@@ -118,8 +118,13 @@ impl SliceIndex {
         id as u32
     }
 
-    /// The items `filter` admits; a value no item has admits none.
-    fn admitted<'a>(&'a self, filter: &SliceFilter) -> impl Iterator<Item = &'a IndexedItem> {
+    /// The items of `slice` (the bytes this index was built from) that `filter` admits, as
+    /// the canonical text they have there; a value no item has admits none.
+    pub fn admitted<'a>(
+        &self,
+        slice: &'a [u8],
+        filter: &SliceFilter,
+    ) -> AppResult<Vec<&'a RawValue>> {
         let wanted = |value: Option<&str>| {
             value.map(|v| {
                 self.values
@@ -129,46 +134,53 @@ impl SliceIndex {
             })
         };
         let (category, domain) = (wanted(filter.category), wanted(filter.domain));
-        let high_frequency = filter.high_frequency;
-        self.items.iter().filter(move |item| {
-            category.is_none_or(|c| c.is_some() && item.category == c)
-                && domain.is_none_or(|d| d.is_some() && item.domain == d)
-                && high_frequency.is_none_or(|h| item.high_frequency == Some(h))
-        })
-    }
-}
-
-/// A slice's item index, made at most once, on the first filtered request (filters are
-/// rarer than whole slices); shared, so that a blocking thread can make it.
-pub type ItemIndex = Arc<OnceLock<SliceIndex>>;
-
-/// Indexes a slice's items, once.
-pub fn index_once(index: &ItemIndex, bytes: &[u8]) -> AppResult<()> {
-    if index.get().is_none() {
-        let built = SliceIndex::build(bytes)?;
-        let _ = index.set(built);
-    }
-    Ok(())
-}
-
-impl Slice {
-    /// The items `filter` admits, as the canonical text they have in the slice. Indexes
-    /// the slice first if no one has: call [`index_once`] on a blocking thread beforehand
-    /// to keep that off the request's worker.
-    pub fn filtered(&self, filter: &SliceFilter) -> AppResult<Vec<&RawValue>> {
-        index_once(&self.index, &self.bytes)?;
-        let Some(index) = self.index.get() else {
-            return Ok(Vec::new());
-        };
-        index
-            .admitted(filter)
+        self.items
+            .iter()
+            .filter(|item| {
+                category.is_none_or(|c| c.is_some() && item.category == c)
+                    && domain.is_none_or(|d| d.is_some() && item.domain == d)
+                    && filter
+                        .high_frequency
+                        .is_none_or(|h| item.high_frequency == Some(h))
+            })
             .map(|item| {
                 let span = item.span.start as usize..item.span.end as usize;
-                let text = std::str::from_utf8(&self.bytes[span])
-                    .map_err(|e| AppError::Internal(format!("a cached slice: {e}")))?;
-                Ok(serde_json::from_str(text)?)
+                Ok(serde_json::from_slice(&slice[span])?)
             })
             .collect()
+    }
+}
+
+/// What some requests derive from cached bytes (a gzip copy, an item index): made at most
+/// once, by the first request that wants it, on a blocking thread (a county's document
+/// takes tens of milliseconds), and shared by the rest. The bytes never change, so neither
+/// does the outcome: a failure is kept too.
+pub struct OnDemand<T>(Arc<OnceLock<Result<T, String>>>);
+
+impl<T> Default for OnDemand<T> {
+    fn default() -> Self {
+        OnDemand(Arc::default())
+    }
+}
+
+impl<T: Send + Sync + 'static> OnDemand<T> {
+    /// The value made from `bytes` by `make`, making it if no one has.
+    pub async fn get_or_make(
+        &self,
+        bytes: &Bytes,
+        make: fn(&[u8]) -> AppResult<T>,
+    ) -> AppResult<&T> {
+        if self.0.get().is_none() {
+            let (cell, bytes) = (self.0.clone(), bytes.clone());
+            web::block(move || {
+                cell.get_or_init(|| make(&bytes).map_err(|e| e.to_string()));
+            })
+            .await?;
+        }
+        match self.0.get().expect("made above") {
+            Ok(made) => Ok(made),
+            Err(error) => Err(AppError::Internal(error.clone())),
+        }
     }
 }
 
@@ -195,7 +207,7 @@ pub struct Published {
     /// The catalogue edition of a power list.
     pub edition: Option<String>,
     /// The canonical content gzip-compressed, made on the first request that accepts it.
-    pub gzip: GzipCopy,
+    pub gzip: OnDemand<Bytes>,
     /// The content's strong ETags.
     pub tags: EntityTags,
     /// The version's own public address, for `Content-Location`.
@@ -248,22 +260,15 @@ struct RawTownship<'a> {
 /// (about 3 % of a slice).
 const ON_DEMAND_RESERVE_DIVISOR: usize = 8;
 
-/// The gzip copy of some cached bytes, made at most once; shared, so that a blocking
-/// thread can make it.
-pub type GzipCopy = Arc<OnceLock<Bytes>>;
-
-/// `bytes` gzip-compressed, once: later callers get the same bytes from `copy`.
-pub fn gzip_once(copy: &GzipCopy, bytes: &[u8]) -> Bytes {
-    copy.get_or_init(|| {
-        let mut encoder = flate2::write::GzEncoder::new(
-            Vec::with_capacity(bytes.len() / 8),
-            flate2::Compression::default(),
-        );
-        // Writing to a Vec cannot fail.
-        encoder.write_all(bytes).expect("gzip into memory");
-        Bytes::from(encoder.finish().expect("gzip into memory"))
-    })
-    .clone()
+/// `bytes` gzip-compressed, for clients that accept it.
+pub fn gzipped(bytes: &[u8]) -> AppResult<Bytes> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 8),
+        flate2::Compression::default(),
+    );
+    // Writing to a Vec cannot fail.
+    encoder.write_all(bytes).expect("gzip into memory");
+    Ok(Bytes::from(encoder.finish().expect("gzip into memory")))
 }
 
 impl Published {
@@ -290,8 +295,8 @@ impl Published {
                             tags: EntityTags::of(&sha256_hex(&bytes)),
                             bytes: Bytes::from(bytes),
                             township: meta,
-                            gzip: GzipCopy::default(),
-                            index: ItemIndex::default(),
+                            gzip: OnDemand::default(),
+                            index: OnDemand::default(),
                         },
                     );
                 }
@@ -329,7 +334,7 @@ impl Published {
             matters,
             county,
             edition,
-            gzip: GzipCopy::default(),
+            gzip: OnDemand::default(),
         })
     }
 
@@ -551,18 +556,9 @@ impl PublishedCache {
 mod tests {
     use super::*;
 
-    fn slice(bytes: &str) -> Slice {
-        Slice {
-            bytes: Bytes::copy_from_slice(bytes.as_bytes()),
-            tags: EntityTags::of("test"),
-            township: Value::Null,
-            gzip: GzipCopy::default(),
-            index: ItemIndex::default(),
-        }
-    }
-
-    fn texts(slice: &Slice, filter: SliceFilter) -> Vec<String> {
-        let items = slice.filtered(&filter).unwrap();
+    fn texts(slice: &str, filter: SliceFilter) -> Vec<String> {
+        let index = SliceIndex::build(slice.as_bytes()).unwrap();
+        let items = index.admitted(slice.as_bytes(), &filter).unwrap();
         items.iter().map(|raw| raw.get().to_string()).collect()
     }
 
@@ -572,34 +568,34 @@ mod tests {
         let a = r#"{"category":"01","code":"A","domain":"市容\"环境\"","high_frequency":true,"legal_basis":[{"category":"02"}]}"#;
         let b = r#"{"category":"02","code":"B","domain":"交通","high_frequency":false}"#;
         let c = r#"{"code":"C","domain":"交通"}"#;
-        let s = slice(&format!(
+        let s = &format!(
             r#"{{"content_hash":"x","item_count":3,"items":[{a},{b},{c}],"kind":"power","township":{{"items":[]}}}}"#
-        ));
-        assert_eq!(texts(&s, SliceFilter::default()), [a, b, c]);
+        );
+        assert_eq!(texts(s, SliceFilter::default()), [a, b, c]);
         let category = |c| SliceFilter {
             category: Some(c),
             ..Default::default()
         };
-        assert_eq!(texts(&s, category("01")), [a]);
-        assert_eq!(texts(&s, category("02")), [b]);
-        assert!(texts(&s, category("99")).is_empty(), "unknown value");
+        assert_eq!(texts(s, category("01")), [a]);
+        assert_eq!(texts(s, category("02")), [b]);
+        assert!(texts(s, category("99")).is_empty(), "unknown value");
         let domain = SliceFilter {
             domain: Some("交通"),
             ..Default::default()
         };
-        assert_eq!(texts(&s, domain), [b, c]);
+        assert_eq!(texts(s, domain), [b, c]);
         let escaped = SliceFilter {
             domain: Some("市容\"环境\""),
             ..Default::default()
         };
-        assert_eq!(texts(&s, escaped), [a]);
+        assert_eq!(texts(s, escaped), [a]);
         let rare = SliceFilter {
             high_frequency: Some(false),
             domain: Some("交通"),
             ..Default::default()
         };
         assert_eq!(
-            texts(&s, rare),
+            texts(s, rare),
             [b],
             "an item without the flag is not admitted"
         );
@@ -607,7 +603,39 @@ mod tests {
 
     #[test]
     fn a_slice_that_is_not_json_is_an_error_not_an_empty_answer() {
-        let s = slice("{\"items\":[");
-        assert!(s.filtered(&SliceFilter::default()).is_err());
+        assert!(SliceIndex::build(b"{\"items\":[").is_err());
+    }
+
+    #[actix_web::test]
+    async fn what_is_made_on_demand_is_made_once_and_so_is_a_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        fn length(bytes: &[u8]) -> AppResult<usize> {
+            MADE.fetch_add(1, Ordering::SeqCst);
+            if bytes.is_empty() {
+                return Err(AppError::Internal("nothing to make it from".into()));
+            }
+            Ok(bytes.len())
+        }
+        let made = OnDemand::default();
+        let bytes = Bytes::from_static(b"abc");
+        let (first, second) = futures_util::future::join(
+            made.get_or_make(&bytes, length),
+            made.get_or_make(&bytes, length),
+        )
+        .await;
+        assert_eq!((*first.unwrap(), *second.unwrap()), (3, 3));
+        assert_eq!(*made.get_or_make(&bytes, length).await.unwrap(), 3);
+        assert_eq!(MADE.load(Ordering::SeqCst), 1, "made once");
+
+        let failed = OnDemand::default();
+        let empty = Bytes::new();
+        assert!(failed.get_or_make(&empty, length).await.is_err());
+        assert!(failed.get_or_make(&empty, length).await.is_err());
+        assert_eq!(
+            MADE.load(Ordering::SeqCst),
+            2,
+            "a failure is kept, not retried"
+        );
     }
 }

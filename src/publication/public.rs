@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cache::{
-    gzip_once, index_once, slice_bytes, EntityTags, GzipCopy, Published, SliceFilter,
+    gzipped, slice_bytes, EntityTags, OnDemand, Published, SliceFilter, SliceIndex,
 };
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
@@ -101,19 +101,18 @@ fn accepts_gzip(req: &HttpRequest) -> bool {
     star
 }
 
-/// Cached bytes as the client will take them: their gzip copy when gzip is accepted
-/// (made once, on a blocking thread: a county's document takes tens of milliseconds),
+/// Cached bytes as the client will take them: their gzip copy when gzip is accepted,
 /// otherwise the bytes themselves.
-async fn negotiated(req: &HttpRequest, bytes: &Bytes, gzip: &GzipCopy) -> AppResult<Encoded> {
+async fn negotiated(
+    req: &HttpRequest,
+    bytes: &Bytes,
+    gzip: &OnDemand<Bytes>,
+) -> AppResult<Encoded> {
     if !accepts_gzip(req) {
         return Ok(Encoded::Identity(bytes.clone()));
     }
-    if let Some(done) = gzip.get() {
-        return Ok(Encoded::Gzip(done.clone()));
-    }
-    let (bytes, gzip) = (bytes.clone(), gzip.clone());
-    let compressed = web::block(move || gzip_once(&gzip, &bytes)).await?;
-    Ok(Encoded::Gzip(compressed))
+    let copy = gzip.get_or_make(bytes, gzipped).await?;
+    Ok(Encoded::Gzip(copy.clone()))
 }
 
 /// An answer from cached bytes: 304 when the client has them, else the bytes. Headers
@@ -458,17 +457,16 @@ pub async fn public_township_power_list(
             Some(&published.location),
         ));
     }
-    if slice.index.get().is_none() {
-        // A county's slice takes milliseconds to index: not on the worker that answers.
-        let (index, bytes) = (slice.index.clone(), slice.bytes.clone());
-        web::block(move || index_once(&index, &bytes)).await??;
-    }
+    let index = slice
+        .index
+        .get_or_make(&slice.bytes, SliceIndex::build)
+        .await?;
     let bytes = slice_bytes(
         &published.version,
         &published.county,
         published.edition.as_deref(),
         &slice.township,
-        &slice.filtered(&filter)?,
+        &index.admitted(&slice.bytes, &filter)?,
     );
     Ok(cached(
         &req,

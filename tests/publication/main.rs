@@ -464,7 +464,6 @@ fn changed_fields(diff: &Value, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// The published document and its headers, without a token.
 /// An anonymous GET with request headers.
 fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
     headers
@@ -477,6 +476,7 @@ fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Response {
         .unwrap()
 }
 
+/// The published document and its headers, without a token.
 fn public_document(app: &TestApp, path: &str) -> (Value, Vec<u8>, Response) {
     let response = app.get(path);
     assert_eq!(response.status(), 200, "GET {path}");

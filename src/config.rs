@@ -24,6 +24,35 @@ pub struct Config {
     /// The publication workflow and the public read path.
     #[serde(default)]
     pub publication: PublicationConfig,
+    /// The keys that sign publications and the audit chain.
+    #[serde(default)]
+    pub keys: KeysConfig,
+}
+
+/// Where the service's own keys are. An empty file name means a development key, made
+/// on first start in `dev_dir` and announced in the start-up log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// The Ed25519 private key (PKCS#8 PEM) that signs publications.
+    pub signing_key_file: String,
+    /// Public keys (PEM) of earlier signing keys, still served so old signatures verify.
+    pub retired_signing_keys: Vec<String>,
+    /// The audit chain's HMAC key: at least 32 random bytes as hex text.
+    pub audit_key_file: String,
+    /// Where development keys are made.
+    pub dev_dir: String,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            signing_key_file: String::new(),
+            retired_signing_keys: Vec::new(),
+            audit_key_file: String::new(),
+            dev_dir: "data".into(),
+        }
+    }
 }
 
 /// Review stages per kind of list, and the public read path's caches.
@@ -38,6 +67,9 @@ pub struct PublicationConfig {
     pub duty_stages: Vec<String>,
     /// Whether the responsibility list's stages approve in order.
     pub duty_ordered: bool,
+    /// The kind of organisation that holds each stage, by stage name: a review is taken
+    /// only from an organisation of that kind in the list's county.
+    pub stage_holders: std::collections::BTreeMap<String, String>,
     /// How long the answer "which version is in force" is trusted, in milliseconds.
     pub in_force_cache_ms: u64,
     /// Memory for rendered published versions, in bytes.
@@ -51,6 +83,15 @@ impl Default for PublicationConfig {
             power_ordered: true,
             duty_stages: vec!["staffing".into(), "legality".into(), "approval".into()],
             duty_ordered: false,
+            stage_holders: [
+                ("legality", "justice_bureau"),
+                ("government", "county_government"),
+                ("staffing", "staffing_office"),
+                ("approval", "approval_bureau"),
+            ]
+            .into_iter()
+            .map(|(stage, kind)| (stage.to_string(), kind.to_string()))
+            .collect(),
             in_force_cache_ms: 1000,
             cache_bytes: 128 * 1024 * 1024,
         }
@@ -99,6 +140,13 @@ pub struct JwtConfig {
     pub secret: String,
     /// PEM public key for RS256/ES256.
     pub public_key_file: String,
+    /// The longest lifetime (`exp` after `iat`, or after now) a token may have, seconds.
+    #[serde(default = "default_max_token_lifetime")]
+    pub max_lifetime_secs: i64,
+}
+
+fn default_max_token_lifetime() -> i64 {
+    12 * 3600
 }
 
 /// Logging settings.
@@ -184,6 +232,26 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_JWT_PUBLIC_KEY_FILE") {
             self.jwt.public_key_file = v;
+        }
+        if let Some(v) = get("QUANZE_JWT_MAX_LIFETIME_SECS") {
+            self.jwt.max_lifetime_secs = number("QUANZE_JWT_MAX_LIFETIME_SECS", v)?;
+        }
+        if let Some(v) = get("QUANZE_SIGNING_KEY_FILE") {
+            self.keys.signing_key_file = v;
+        }
+        if let Some(v) = get("QUANZE_RETIRED_SIGNING_KEYS") {
+            self.keys.retired_signing_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = get("QUANZE_AUDIT_KEY_FILE") {
+            self.keys.audit_key_file = v;
+        }
+        if let Some(v) = get("QUANZE_DEV_KEY_DIR") {
+            self.keys.dev_dir = v;
         }
         if let Some(v) = get("QUANZE_LOG_LEVEL") {
             self.log.level = v;

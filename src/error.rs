@@ -56,6 +56,10 @@ pub struct Problem {
     /// Every bad field, for validation and import failures.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a refusal by a rule of the workflow (separation of duties, an organisation
+    /// acting outside its scope): which rule, e.g. `submitter-cannot-review`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Every way a request can fail.
@@ -86,6 +90,15 @@ pub enum AppError {
     /// A valid token without the right to do this here.
     #[error("{0}")]
     Forbidden(String),
+    /// Refused by a named rule of the workflow: separation of duties, or an organisation
+    /// acting outside its kind or county.
+    #[error("{detail}")]
+    Refused {
+        /// The rule, a stable slug clients can branch on.
+        rule: &'static str,
+        /// What the rule found.
+        detail: String,
+    },
     /// Nothing at this address.
     #[error("{0}")]
     NotFound(String),
@@ -161,6 +174,7 @@ impl AppError {
             AppError::Validation { .. } => ("validation-failed", "Validation failed"),
             AppError::Unauthorized(_) => ("unauthorized", "Unauthorized"),
             AppError::Forbidden(_) => ("forbidden", "Forbidden"),
+            AppError::Refused { .. } => ("refused-by-rule", "Forbidden by a rule of the workflow"),
             AppError::NotFound(_) => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
             AppError::IllegalTransition { .. } => ("illegal-transition", "Illegal transition"),
@@ -197,6 +211,18 @@ impl AppError {
             status: self.status_code().as_u16(),
             detail,
             errors,
+            rule: match self {
+                AppError::Refused { rule, .. } => Some((*rule).to_string()),
+                _ => None,
+            },
+        }
+    }
+
+    /// A refusal by `rule`.
+    pub fn refused(rule: &'static str, detail: impl Into<String>) -> Self {
+        AppError::Refused {
+            rule,
+            detail: detail.into(),
         }
     }
 }
@@ -208,7 +234,7 @@ impl ResponseError for AppError {
             AppError::Malformed { .. } => StatusCode::BAD_REQUEST,
             AppError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Refused { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::IllegalTransition { .. } => StatusCode::CONFLICT,

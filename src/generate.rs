@@ -13,8 +13,8 @@ use crate::duties::{DepartmentDuties, DutyLists, MatterInput};
 use crate::error::{AppError, AppResult};
 use crate::organisations::{Organisation, OrganisationInput, OrganisationKind};
 use crate::publication::{
-    Decision, ListKind, PublishInput, ReviewInput, Stage, SubmitInput, VersionKey, Versions,
-    Workflow,
+    Decision, ListKind, Publication, PublishInput, ReviewInput, Stage, SubmitInput, VersionKey,
+    Versions,
 };
 use crate::regions::{Region, RegionCode, RegionInput};
 
@@ -188,6 +188,16 @@ fn name(rng: &mut Rng, suffix: &str) -> String {
     format!("{}{}{}", rng.pick(&SYLLABLES), rng.pick(&SYLLABLES), suffix)
 }
 
+/// The code suffix of a county's organisation of a stage-holding kind.
+fn holder_suffix(kind: OrganisationKind) -> &'static str {
+    match kind {
+        OrganisationKind::JusticeBureau => "sfj",
+        OrganisationKind::StaffingOffice => "bb",
+        OrganisationKind::ApprovalBureau => "spj",
+        _ => "gov",
+    }
+}
+
 fn actor(sub: &str, org: &str, region: &RegionCode, roles: &[Role]) -> Principal {
     Principal {
         sub: sub.into(),
@@ -301,8 +311,9 @@ pub fn generate(
     db: &Db,
     seed: u64,
     scale: &Scale,
-    workflow: &Workflow,
+    publication: &Publication,
 ) -> AppResult<GenerationReport> {
+    let workflow = &publication.workflow;
     let started = Instant::now();
     let mut rng = Rng(seed);
     let mut phases = Vec::new();
@@ -654,8 +665,12 @@ pub fn generate(
                         number: version.number,
                     };
                     for stage in &workflow.plan(kind).stages {
-                        let reviewer =
-                            actor("reviewer", &format!("{key}-gov"), county, &[stage.role()]);
+                        let reviewer = actor(
+                            &format!("{key}-{}-reviewer", stage.as_str()),
+                            &format!("{key}-{}", holder_suffix(workflow.holder(*stage)?)),
+                            county,
+                            &[stage.role()],
+                        );
                         Versions::review(
                             conn,
                             &reviewer,
@@ -679,6 +694,7 @@ pub fn generate(
                         conn,
                         &compiler,
                         workflow,
+                        &publication.signing,
                         &key_v,
                         current.revision,
                         PublishInput {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod generate;
 pub mod health;
 pub mod http;
+pub mod keys;
 pub mod openapi;
 pub mod organisations;
 pub mod publication;
@@ -58,14 +59,23 @@ pub struct Service {
 impl Service {
     /// Connects the pool and loads the keys; does not touch the database yet.
     pub fn from_config(config: &Config) -> Result<Service, String> {
+        let own_keys = keys::ServiceKeys::load(&config.keys)?;
+        for path in &own_keys.development {
+            tracing::warn!(
+                path = %path.display(),
+                "using a DEVELOPMENT key made on first start; configure [keys] before production"
+            );
+        }
         let db = Db::connect(
             &config.database.url,
             config.database.pool_size,
             Duration::from_millis(config.database.pool_timeout_ms),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_audit_key(own_keys.audit);
         let keys = TokenKeys::from_config(&config.jwt)?;
-        let publication = publication::Publication::from_config(&config.publication)?;
+        let publication =
+            publication::Publication::from_config(&config.publication, own_keys.signing)?;
         Ok(Service {
             state: AppState {
                 db,

@@ -67,6 +67,29 @@ enum Command {
     Demo,
     /// Print the OpenAPI document.
     Openapi,
+    /// The service's own keys: the publication signing key and the audit chain's key.
+    Keys {
+        #[command(subcommand)]
+        what: KeysCommand,
+    },
+    /// Check a downloaded published document (or township slice) against its detached
+    /// JWS signature (the `x-jws-signature` header, or a version's `signature`), offline.
+    Verify {
+        /// The document, byte for byte as served (decoded, if it came gzip-encoded).
+        file: String,
+        /// The detached JWS (`header..signature`).
+        #[arg(long)]
+        signature: String,
+        /// The JWK Set: a file, or an http:// address such as
+        /// http://host:8080/public/v1/keys (default: the configured keys).
+        #[arg(long)]
+        keys: Option<String>,
+    },
+    /// The audit trail, checked offline.
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Fill an empty database with a realistic, seeded province (about 3,000 townships)
     /// through the service's own domain code; prints a JSON report.
     Generate {
@@ -76,6 +99,43 @@ enum Command {
         /// A small province (8 counties) instead of the full one.
         #[arg(long)]
         small: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write new keys to files that do not exist yet (never overwritten), then name them
+    /// in [keys] of the configuration.
+    Generate {
+        /// Where to write a new Ed25519 signing key (PKCS#8 PEM).
+        #[arg(long)]
+        signing_key: Option<String>,
+        /// Where to write a new audit key (hex).
+        #[arg(long)]
+        audit_key: Option<String>,
+    },
+    /// Print the public key (PEM) of a signing key, to list it in
+    /// `keys.retired_signing_keys` once it is replaced.
+    Public {
+        /// The signing key file.
+        file: String,
+    },
+    /// Print the JWK Set the service serves at /public/v1/keys.
+    Jwks,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the chain in the configured database (or --database): every link and MAC,
+    /// the head, and every signed anchor. Prints a report; exits 1 when it fails.
+    Verify {
+        /// A database file or postgres:// URL instead of the configured one.
+        #[arg(long)]
+        database: Option<String>,
+        /// A publication feed saved outside the database (publications.json): its
+        /// anchors are held against the chain too.
+        #[arg(long)]
+        feed: Vec<String>,
     },
 }
 
@@ -241,9 +301,8 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             } else {
                 quanze::generate::Scale::province()
             };
-            let report =
-                quanze::generate::generate(db, seed, &scale, &service.state.publication.workflow)
-                    .map_err(|e| explain(&e))?;
+            let report = quanze::generate::generate(db, seed, &scale, &service.state.publication)
+                .map_err(|e| explain(&e))?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -251,6 +310,210 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             Ok(())
         }
         Command::Serve { demo } => serve(config, demo),
+        Command::Keys { what } => keys(what, &config),
+        Command::Verify {
+            file,
+            signature,
+            keys,
+        } => verify_document(&file, &signature, keys.as_deref(), &config),
+        Command::Audit {
+            what: AuditCommand::Verify { database, feed },
+        } => verify_audit(config, database, &feed),
+    }
+}
+
+fn keys(what: KeysCommand, config: &Config) -> Result<(), String> {
+    use quanze::keys;
+    match what {
+        KeysCommand::Generate {
+            signing_key,
+            audit_key,
+        } => {
+            if signing_key.is_none() && audit_key.is_none() {
+                return Err("say which key to write: --signing-key FILE, --audit-key FILE".into());
+            }
+            if let Some(path) = signing_key {
+                let path = std::path::Path::new(&path);
+                keys::write_new_key_file(path, &keys::new_signing_key_pem()?)?;
+                let public = keys::read_public_key(path)?;
+                eprintln!(
+                    "quanze: wrote signing key {} (kid {}); set keys.signing_key_file",
+                    path.display(),
+                    keys::Jwk::of(&public).kid
+                );
+            }
+            if let Some(path) = audit_key {
+                keys::write_new_key_file(std::path::Path::new(&path), &keys::new_audit_key_hex()?)?;
+                eprintln!("quanze: wrote audit key {path}; set keys.audit_key_file and keep a copy apart from the database");
+            }
+            Ok(())
+        }
+        KeysCommand::Public { file } => {
+            print!(
+                "{}",
+                keys::public_key_pem(&keys::read_public_key(std::path::Path::new(&file))?)?
+            );
+            Ok(())
+        }
+        KeysCommand::Jwks => {
+            let loaded = keys::ServiceKeys::load(&config.keys)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(loaded.signing.jwk_set()).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A JWK Set from a file or a plain http:// address.
+fn read_jwk_set(source: &str) -> Result<quanze::keys::JwkSet, String> {
+    let bytes = if source.starts_with("http://") {
+        http_get(source)?
+    } else if source.contains("://") {
+        return Err(format!(
+            "{source}: only http:// is fetched here; download the key set and pass the file"
+        ));
+    } else {
+        std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
+    };
+    serde_json::from_slice(&bytes).map_err(|e| format!("{source} is not a JWK Set: {e}"))
+}
+
+/// A plain HTTP/1.1 GET, enough for a key set on a local network.
+fn http_get(url: &str) -> Result<Vec<u8>, String> {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let address = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let mut stream = std::net::TcpStream::connect(&address)
+        .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("cannot ask {url}: {e}"))?;
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .map_err(|e| format!("cannot read {url}: {e}"))?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{url} did not answer HTTP"))?;
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    if !head.starts_with("http/1.1 200") && !head.starts_with("http/1.0 200") {
+        return Err(format!(
+            "{url} answered {}",
+            head.lines().next().unwrap_or("")
+        ));
+    }
+    let mut body = answer[split + 4..].to_vec();
+    if head.contains("transfer-encoding: chunked") {
+        let mut decoded = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&rest[..end])
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim(),
+                16,
+            )
+            .map_err(|_| format!("{url}: a bad chunk"))?;
+            if size == 0 || rest.len() < end + 2 + size {
+                break;
+            }
+            decoded.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[(end + 4 + size).min(rest.len())..];
+        }
+        body = decoded;
+    }
+    Ok(body)
+}
+
+fn verify_document(
+    file: &str,
+    signature: &str,
+    keys: Option<&str>,
+    config: &Config,
+) -> Result<(), String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let set = match keys {
+        Some(source) => read_jwk_set(source)?,
+        None => quanze::keys::ServiceKeys::load(&config.keys)?
+            .signing
+            .jwk_set()
+            .clone(),
+    };
+    match set.verify_detached(signature, &bytes) {
+        Ok(kid) => {
+            println!("valid: {file} is signed by key {kid}");
+            Ok(())
+        }
+        Err(problem) => Err(format!("NOT VALID: {file}: {problem}")),
+    }
+}
+
+fn verify_audit(
+    mut config: Config,
+    database: Option<String>,
+    feeds: &[String],
+) -> Result<(), String> {
+    if let Some(url) = database {
+        config.database.url = url;
+    }
+    let mut outside = Vec::new();
+    for feed in feeds {
+        let text = std::fs::read(feed).map_err(|e| format!("cannot read {feed}: {e}"))?;
+        let parsed: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| format!("{feed} is not JSON: {e}"))?;
+        outside.extend(
+            parsed["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item["audit_anchor"]["jws"].as_str())
+                .map(String::from),
+        );
+    }
+    let service = Service::from_config(&config)?;
+    let db = &service.state.db;
+    let key = db.audit_key().map_err(|e| explain(&e))?;
+    let report = db
+        .read_blocking(|conn| {
+            quanze::audit::verify(
+                conn,
+                &key,
+                service.state.publication.signing.jwk_set(),
+                &outside,
+            )
+        })
+        .map_err(|e| explain(&e))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    if report.valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "the audit chain does not verify: {} (check {}, event {})",
+            report.problem.unwrap_or_default(),
+            report.check.unwrap_or_default(),
+            report
+                .first_bad_seq
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into())
+        ))
     }
 }
 

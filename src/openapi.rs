@@ -95,6 +95,7 @@ use crate::{
         publication::public::public_diff,
         publication::public::public_township_power_list,
         publication::public::public_lookup,
+        publication::public::public_keys,
         publication::feed::publications_json,
         publication::feed::publications_atom,
         audit::list_audit_events,
@@ -111,7 +112,7 @@ use crate::{
         (name = "duties", description = "屬地管理 responsibility lists: lead and supporting duties, duty admission, dispatch lookup"),
         (name = "publication", description = "Versions of the power and responsibility lists: submit, review, publish"),
         (name = "public", description = "Published material, no token"),
-        (name = "audit", description = "The hash-chained audit trail")
+        (name = "audit", description = "The keyed, append-only audit chain and its signed anchors")
     )
 )]
 pub struct ApiDoc;

@@ -2,15 +2,23 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
-use crate::db::schema::{audit_events, audit_head};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+
+use crate::db::schema::{audit_anchors, audit_events, audit_head};
 use crate::db::{now, DbConnection};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::PageRequest;
+use crate::keys::{AuditKey, JwkSet, SigningKeys};
 use crate::regions::RegionCode;
 
 /// One audit event.
@@ -39,12 +47,15 @@ pub struct AuditEvent {
     pub summary: String,
     /// The previous event's hash.
     pub prev_hash: String,
-    /// SHA-256 over this event's fields and `prev_hash`.
+    /// HMAC-SHA256 (under the audit key, which is not in the database) over this event's
+    /// fields and `prev_hash`; plain SHA-256 for events older than the keyed chain.
     pub hash: String,
 }
 
 impl AuditEvent {
-    fn compute_hash(&self) -> String {
+    /// The event's MAC: HMAC-SHA256 under the audit key, or plain SHA-256 for events
+    /// written before the chain was keyed.
+    fn compute_mac(&self, key: &AuditKey, keyed: bool) -> String {
         // A JSON array is an unambiguous encoding of the fields.
         let canonical = serde_json::json!([
             self.seq,
@@ -58,9 +69,40 @@ impl AuditEvent {
             self.entity_type,
             self.entity_id,
             self.summary,
-        ]);
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        ])
+        .to_string();
+        if !keyed {
+            return hex::encode(Sha256::digest(canonical.as_bytes()));
+        }
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.bytes()).expect("HMAC takes any key");
+        mac.update(canonical.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
+}
+
+thread_local! {
+    /// The key the audit writer MACs with on this thread, set by the database handle for
+    /// the length of a write (`Db::write_blocking`), so that every write's events are
+    /// keyed without the key passing through every domain function.
+    static WRITER_KEY: RefCell<Option<Arc<AuditKey>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `key` as the audit writer's key on this thread.
+pub fn with_writer_key<T>(key: Option<&Arc<AuditKey>>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<AuditKey>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            WRITER_KEY.with(|k| *k.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(WRITER_KEY.with(|k| k.replace(key.cloned())));
+    f()
+}
+
+fn writer_key() -> AppResult<Arc<AuditKey>> {
+    WRITER_KEY
+        .with(|k| k.borrow().clone())
+        .ok_or_else(|| AppError::Internal("a write outside a keyed database handle".into()))
 }
 
 /// One event to append.
@@ -121,6 +163,7 @@ pub fn record_many(
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
     let first_seq = last_seq - entries.len() as i64 + 1;
+    let key = writer_key()?;
     let occurred_at = now();
     let roles = actor.role_names();
     let mut events = Vec::with_capacity(entries.len());
@@ -139,7 +182,7 @@ pub fn record_many(
             prev_hash,
             hash: String::new(),
         };
-        event.hash = event.compute_hash();
+        event.hash = event.compute_mac(&key, true);
         prev_hash = event.hash.clone();
         events.push(event);
     }
@@ -202,36 +245,167 @@ pub fn list(
     Ok((items, total))
 }
 
-/// The result of walking the chain.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainReport {
-    /// True when every event's hash and link check out.
-    pub valid: bool,
-    /// Events checked.
-    pub events_checked: i64,
-    /// The first event that does not verify.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_bad_seq: Option<i64>,
-    /// What is wrong with it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
+/// A signed statement of the chain's head at a moment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Anchor {
+    /// The head's sequence number.
+    pub audit_seq: i64,
+    /// The head event's MAC.
+    pub audit_mac: String,
+    /// A compact JWS (EdDSA, the publication key) whose payload is
+    /// `{"audit_mac","audit_seq","subject"}`.
+    pub jws: String,
 }
 
-/// Walks the whole chain in batches and recomputes every hash.
-pub fn verify(conn: &mut DbConnection) -> AppResult<ChainReport> {
-    const BATCH: i64 = 2000;
-    let (head_seq, head_hash): (i64, String) = audit_head::table
+#[derive(Serialize, Deserialize)]
+struct AnchorPayload {
+    audit_mac: String,
+    audit_seq: i64,
+    subject: Value,
+}
+
+/// Signs the chain's head, as it stands in this transaction, together with `subject`
+/// (what the anchor is given with, e.g. a publication), and keeps the anchor. Call it
+/// after the write's own events, so the anchor covers them.
+pub fn anchor(conn: &mut DbConnection, signer: &SigningKeys, subject: Value) -> AppResult<Anchor> {
+    let (seq, mac): (i64, String) = audit_head::table
         .find(1)
         .select((audit_head::seq, audit_head::hash))
         .first(conn)?;
+    if seq == 0 {
+        return Err(AppError::Internal("an anchor of an empty chain".into()));
+    }
+    let payload = AnchorPayload {
+        audit_mac: mac.clone(),
+        audit_seq: seq,
+        subject,
+    };
+    let jws = signer.sign_compact(&serde_json::to_vec(&payload)?);
+    diesel::insert_into(audit_anchors::table)
+        .values((
+            audit_anchors::seq.eq(seq),
+            audit_anchors::mac.eq(&mac),
+            audit_anchors::subject.eq(payload.subject.to_string()),
+            audit_anchors::jws.eq(&jws),
+            audit_anchors::created_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(Anchor {
+        audit_seq: seq,
+        audit_mac: mac,
+        jws,
+    })
+}
+
+/// The result of walking the chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainReport {
+    /// True when every event's MAC and link check out, the chain ends at its head, and
+    /// every anchor matches the event it names.
+    pub valid: bool,
+    /// Events checked.
+    pub events_checked: i64,
+    /// The first event that does not verify (or is missing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_seq: Option<i64>,
+    /// Which check failed: `missing`, `link`, `mac`, `anchor`, `anchor-signature`,
+    /// `truncated` or `head`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// What is wrong, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Signed anchors compared with the chain.
+    pub anchors_checked: i64,
+    /// The latest sequence number an anchor vouches for: a chain cut behind it is detected,
+    /// events after it only by their MACs and the head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_anchor_seq: Option<i64>,
+    /// The first event chained with the key (earlier ones are plain SHA-256).
+    pub keyed_from: i64,
+}
+
+/// One anchor to hold the chain against, with where it came from.
+struct HeldAnchor {
+    mac: String,
+    source: String,
+}
+
+/// Reads and checks the anchors: those kept in the database and any from outside it (a
+/// publication feed a portal saved). An anchor whose signature does not verify is itself
+/// a finding.
+fn held_anchors(
+    conn: &mut DbConnection,
+    keys: &JwkSet,
+    outside: &[String],
+) -> AppResult<Result<BTreeMap<i64, Vec<HeldAnchor>>, (String, String)>> {
+    let stored: Vec<(i64, String)> = audit_anchors::table
+        .order(audit_anchors::id.asc())
+        .select((audit_anchors::id, audit_anchors::jws))
+        .load(conn)?;
+    let all = stored
+        .into_iter()
+        .map(|(id, jws)| (format!("stored anchor {id}"), jws))
+        .chain(
+            outside
+                .iter()
+                .enumerate()
+                .map(|(i, jws)| (format!("anchor {} given", i + 1), jws.clone())),
+        );
+    let mut held: BTreeMap<i64, Vec<HeldAnchor>> = BTreeMap::new();
+    for (source, jws) in all {
+        let payload = match keys.verify_compact(&jws) {
+            Ok(payload) => payload,
+            Err(e) => return Ok(Err((source, e))),
+        };
+        let Ok(payload) = serde_json::from_slice::<AnchorPayload>(&payload) else {
+            return Ok(Err((source, "its payload is not an anchor".into())));
+        };
+        let source = match payload.subject.get("version") {
+            Some(Value::String(version)) => format!("{source} (publication {version})"),
+            _ => source,
+        };
+        held.entry(payload.audit_seq).or_default().push(HeldAnchor {
+            mac: payload.audit_mac,
+            source,
+        });
+    }
+    Ok(Ok(held))
+}
+
+/// Walks the whole chain in batches: every link and MAC (under `key`), the head, and
+/// every signed anchor (checked with `keys`) against the event it names.
+pub fn verify(
+    conn: &mut DbConnection,
+    key: &AuditKey,
+    keys: &JwkSet,
+    outside_anchors: &[String],
+) -> AppResult<ChainReport> {
+    const BATCH: i64 = 2000;
+    let (head_seq, head_hash, keyed_from): (i64, String, i64) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash, audit_head::keyed_from))
+        .first(conn)?;
+    let mut report = ChainReport {
+        valid: true,
+        events_checked: 0,
+        first_bad_seq: None,
+        check: None,
+        problem: None,
+        anchors_checked: 0,
+        latest_anchor_seq: None,
+        keyed_from,
+    };
+    let anchors = match held_anchors(conn, keys, outside_anchors)? {
+        Ok(anchors) => anchors,
+        Err((source, problem)) => {
+            return Ok(report.bad(None, "anchor-signature", format!("{source}: {problem}")))
+        }
+    };
+    report.anchors_checked = anchors.values().map(|a| a.len() as i64).sum();
+    report.latest_anchor_seq = anchors.keys().next_back().copied();
     let mut expected_seq = 1;
     let mut prev = "0".repeat(64);
-    let bad = |seq: i64, checked: i64, problem: String| ChainReport {
-        valid: false,
-        events_checked: checked,
-        first_bad_seq: Some(seq),
-        problem: Some(problem),
-    };
     loop {
         let batch: Vec<AuditEvent> = audit_events::table
             .filter(audit_events::seq.ge(expected_seq))
@@ -243,44 +417,52 @@ pub fn verify(conn: &mut DbConnection) -> AppResult<ChainReport> {
             break;
         }
         for event in &batch {
-            let checked = expected_seq - 1;
+            report.events_checked = expected_seq - 1;
+            let seq = Some(expected_seq);
             if event.seq != expected_seq {
-                return Ok(bad(
-                    expected_seq,
-                    checked,
-                    format!("event {expected_seq} is missing"),
-                ));
+                let problem = format!("event {expected_seq} is missing");
+                return Ok(report.bad(seq, "missing", problem));
             }
             if event.prev_hash != prev {
-                return Ok(bad(
-                    event.seq,
-                    checked,
-                    "its link to the previous event is broken".into(),
-                ));
+                let problem = "its link to the previous event is broken".into();
+                return Ok(report.bad(seq, "link", problem));
             }
-            if event.compute_hash() != event.hash {
-                return Ok(bad(
-                    event.seq,
-                    checked,
-                    "its content does not match its hash".into(),
-                ));
+            if event.compute_mac(key, event.seq >= keyed_from) != event.hash {
+                let problem = "its content does not match its MAC".into();
+                return Ok(report.bad(seq, "mac", problem));
+            }
+            for anchor in anchors.get(&event.seq).into_iter().flatten() {
+                if anchor.mac != event.hash {
+                    let problem = format!("it is not the event {} signed", anchor.source);
+                    return Ok(report.bad(seq, "anchor", problem));
+                }
             }
             prev = event.hash.clone();
             expected_seq += 1;
         }
     }
     let checked = expected_seq - 1;
-    if checked != head_seq || prev != head_hash {
-        return Ok(bad(
-            checked + 1,
-            checked,
-            "the chain does not end at the recorded head".into(),
-        ));
+    report.events_checked = checked;
+    if let Some((&anchored, held)) = anchors.range(checked + 1..).next_back() {
+        let problem = format!(
+            "the chain ends at event {checked}, but {} signed event {anchored}: events were cut from its end",
+            held[0].source
+        );
+        return Ok(report.bad(Some(checked + 1), "truncated", problem));
     }
-    Ok(ChainReport {
-        valid: true,
-        events_checked: checked,
-        first_bad_seq: None,
-        problem: None,
-    })
+    if checked != head_seq || prev != head_hash {
+        let problem = format!("the chain ends at event {checked}, its recorded head at {head_seq}");
+        return Ok(report.bad(Some(checked + 1), "head", problem));
+    }
+    Ok(report)
+}
+
+impl ChainReport {
+    fn bad(mut self, seq: Option<i64>, check: &str, problem: String) -> ChainReport {
+        self.valid = false;
+        self.first_bad_seq = seq;
+        self.check = Some(check.into());
+        self.problem = Some(problem);
+        self
+    }
 }

@@ -49,7 +49,11 @@ pub struct TokenKeys {
     validation: Validation,
     issuer: String,
     audience: String,
+    max_lifetime_secs: i64,
 }
+
+/// Clock skew tolerated between quanze and the identity provider, seconds.
+const LEEWAY_SECS: i64 = 60;
 
 impl TokenKeys {
     /// Builds the keys from configuration; errors name what is missing.
@@ -88,7 +92,11 @@ impl TokenKeys {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS as u64;
+        if config.max_lifetime_secs <= 0 {
+            return Err("jwt.max_lifetime_secs must be positive".into());
+        }
         Ok(TokenKeys {
             algorithm,
             decoding,
@@ -96,14 +104,38 @@ impl TokenKeys {
             validation,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            max_lifetime_secs: config.max_lifetime_secs,
         })
     }
 
     /// Checks a token and reads its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| AppError::Unauthorized(format!("the bearer token is not valid: {e}")))
+            .map_err(|e| AppError::Unauthorized(format!("the bearer token is not valid: {e}")))?;
+        self.check_times(&claims, chrono::Utc::now().timestamp())
+            .map_err(|e| AppError::Unauthorized(format!("the bearer token is not valid: {e}")))?;
+        Ok(claims)
+    }
+
+    /// What the library leaves to us: a token is not issued in the future, and lives no
+    /// longer than the configured lifetime (a stolen token of years is refused).
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), String> {
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECS))
+        {
+            return Err("it was issued in the future (iat)".into());
+        }
+        let start = claims.iat.unwrap_or(now).min(now);
+        let limit = self.max_lifetime_secs.saturating_add(LEEWAY_SECS);
+        if claims.exp.saturating_sub(start) > limit {
+            return Err(format!(
+                "it lives longer than the {} seconds allowed (exp - iat)",
+                self.max_lifetime_secs
+            ));
+        }
+        Ok(())
     }
 
     /// Mints a token; only with an HS* secret (for development and tests).

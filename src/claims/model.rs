@@ -283,27 +283,51 @@ pub fn reader_township(reader: &Principal) -> Option<String> {
     (reader.region.level() == Level::Township).then(|| reader.region.to_string())
 }
 
+/// A department officer acts for a department of the county registered as its `org`.
+pub const DEPARTMENT_OF_COUNTY: &str = "department-of-county";
+/// A township clerk acts for a unit of the township it answers for.
+pub const UNIT_OF_TOWNSHIP: &str = "unit-of-township";
+
 /// The department a department officer acts for, checked against the county.
 fn officer_department(
     conn: &mut DbConnection,
     actor: &Principal,
     county: &RegionCode,
 ) -> AppResult<Organisation> {
-    let org = organisations::table
-        .find(&actor.org)
-        .select(Organisation::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| {
-            AppError::Forbidden(format!("your organisation {} is not registered", actor.org))
-        })?;
-    if org.kind != OrganisationKind::Department.as_str() || org.region_code != county.as_str() {
-        return Err(AppError::Forbidden(format!(
-            "your organisation {} is not a department of county {county}",
-            actor.org
-        )));
+    match Organisation::of_actor(conn, actor)? {
+        Some(org)
+            if org.kind == OrganisationKind::Department.as_str()
+                && org.region_code == county.as_str() =>
+        {
+            Ok(org)
+        }
+        _ => Err(AppError::refused(
+            DEPARTMENT_OF_COUNTY,
+            format!(
+                "your organisation {} is not a registered department of county {county}",
+                actor.org
+            ),
+        )),
     }
-    Ok(org)
+}
+
+/// A township clerk answers only for the township its organisation belongs to, whatever
+/// region its token names.
+fn check_clerk_unit(
+    clerk_unit: Option<&Organisation>,
+    actor: &Principal,
+    township: &RegionCode,
+) -> AppResult<()> {
+    if clerk_unit.is_some_and(|org| org.region_code == township.as_str()) {
+        return Ok(());
+    }
+    Err(AppError::refused(
+        UNIT_OF_TOWNSHIP,
+        format!(
+            "your organisation {} is not a registered unit of township {township}: a clerk answers for its own township only",
+            actor.org
+        ),
+    ))
 }
 
 impl Round {
@@ -786,6 +810,14 @@ impl Claims {
         } else {
             None
         };
+        let clerk_unit = if requests
+            .iter()
+            .any(|r| r.action.permission() == Permission::AnswerClaims)
+        {
+            Organisation::of_actor(conn, actor)?
+        } else {
+            None
+        };
         let mut checked_scopes = HashSet::new();
         for request in &requests {
             if !checked_scopes.insert((request.action.permission(), request.township.clone())) {
@@ -800,6 +832,9 @@ impl Claims {
                 ));
             }
             actor.require(request.action.permission(), &township)?;
+            if request.action.permission() == Permission::AnswerClaims {
+                check_clerk_unit(clerk_unit.as_ref(), actor, &township)?;
+            }
         }
         round.ensure_open()?;
 

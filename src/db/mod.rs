@@ -113,6 +113,8 @@ pub struct Db {
     /// SQLite has one writer at a time; taking this lock before `BEGIN` makes writers
     /// queue in the process instead of failing with SQLITE_BUSY on lock upgrade.
     sqlite_writer: Arc<Mutex<()>>,
+    /// The audit chain's key, for the audit writer inside each write.
+    audit_key: Option<Arc<crate::keys::AuditKey>>,
 }
 
 /// A pooled connection.
@@ -143,10 +145,24 @@ impl Db {
             pool,
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
+            audit_key: None,
         })
     }
 
     /// The engine behind this pool.
+    /// The same handle, its writes keying the audit chain with `key`.
+    pub fn with_audit_key(mut self, key: crate::keys::AuditKey) -> Db {
+        self.audit_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The audit chain's key.
+    pub fn audit_key(&self) -> AppResult<Arc<crate::keys::AuditKey>> {
+        self.audit_key
+            .clone()
+            .ok_or_else(|| AppError::Internal("this database handle has no audit key".into()))
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -225,7 +241,7 @@ impl Db {
             Backend::Postgres => None,
         };
         let conn: &mut DbConnection = &mut conn;
-        conn.transaction(f)
+        crate::audit::with_writer_key(self.audit_key.as_ref(), || conn.transaction(f))
     }
 
     /// True when a connection can be had and answers.

@@ -101,6 +101,18 @@ diesel::table! {
         id -> Integer,
         seq -> BigInt,
         hash -> Text,
+        keyed_from -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_anchors (id) {
+        id -> BigInt,
+        seq -> BigInt,
+        mac -> Text,
+        subject -> Text,
+        jws -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -230,6 +242,10 @@ diesel::table! {
         effective_from -> Nullable<Date>,
         effective_to -> Nullable<Date>,
         revision -> BigInt,
+        signature -> Nullable<Text>,
+        anchor_seq -> Nullable<BigInt>,
+        anchor_mac -> Nullable<Text>,
+        anchor_jws -> Nullable<Text>,
     }
 }
 
@@ -251,6 +267,7 @@ diesel::table! {
         comments -> Text,
         reviewed_hash -> Text,
         created_at -> Timestamp,
+        reviewer_org_name -> Text,
     }
 }
 
@@ -283,6 +300,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalogue_items,
     audit_events,
     audit_head,
+    audit_anchors,
     claim_rounds,
     claims,
     claim_events,

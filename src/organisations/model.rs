@@ -226,6 +226,15 @@ impl Organisation {
             .ok_or_else(|| AppError::NotFound(format!("no organisation with code {code}")))
     }
 
+    /// The registered organisation a token acts for (its `org`), if there is one.
+    pub fn of_actor(conn: &mut DbConnection, actor: &Principal) -> AppResult<Option<Organisation>> {
+        Ok(organisations::table
+            .find(&actor.org)
+            .select(Organisation::as_select())
+            .first(conn)
+            .optional()?)
+    }
+
     /// The region it belongs to.
     pub fn region(&self) -> RegionCode {
         RegionCode::parse(&self.region_code).expect("stored region codes are valid")

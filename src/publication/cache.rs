@@ -18,6 +18,7 @@ use super::document::{sha256_hex, ListKind};
 use super::model::{Version, Versions};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use crate::keys::SigningKeys;
 use crate::regions::RegionCode;
 use crate::text::searchable;
 
@@ -27,6 +28,8 @@ pub struct Slice {
     pub bytes: Bytes,
     /// Its strong ETags (from the SHA-256 of the bytes).
     pub tags: EntityTags,
+    /// A detached JWS over the bytes, made with them.
+    pub signature: HeaderValue,
     /// The township's code, name and kind.
     pub township: Value,
     /// The same bytes gzip-compressed, made on the first request that accepts them.
@@ -210,6 +213,8 @@ pub struct Published {
     pub gzip: OnDemand<Bytes>,
     /// The content's strong ETags.
     pub tags: EntityTags,
+    /// The detached JWS over the content, made when it was published.
+    pub signature: HeaderValue,
     /// The version's own public address, for `Content-Location`.
     pub location: HeaderValue,
 }
@@ -271,8 +276,13 @@ pub fn gzipped(bytes: &[u8]) -> AppResult<Bytes> {
     Ok(Bytes::from(encoder.finish().expect("gzip into memory")))
 }
 
+/// A detached JWS as a header value.
+pub fn signature_header(signer: &SigningKeys, bytes: &[u8]) -> HeaderValue {
+    HeaderValue::try_from(signer.sign_detached(bytes)).expect("a JWS is base64url and dots")
+}
+
 impl Published {
-    fn build(version: Version, content: String) -> AppResult<Published> {
+    fn build(version: Version, content: String, signer: &SigningKeys) -> AppResult<Published> {
         let kind = ListKind::parse(&version.kind)?;
         let (county, edition, townships, matters) = match kind {
             ListKind::Power => {
@@ -293,6 +303,7 @@ impl Published {
                         township.code,
                         Slice {
                             tags: EntityTags::of(&sha256_hex(&bytes)),
+                            signature: signature_header(signer, &bytes),
                             bytes: Bytes::from(bytes),
                             township: meta,
                             gzip: OnDemand::default(),
@@ -324,7 +335,14 @@ impl Published {
                 )
             }
         };
+        // Versions published before publications were signed are signed when rendered.
+        let signature = match &version.signature {
+            Some(jws) => HeaderValue::try_from(jws.as_str())
+                .map_err(|e| AppError::Internal(format!("a stored signature: {e}")))?,
+            None => signature_header(signer, content.as_bytes()),
+        };
         Ok(Published {
+            signature,
             tags: EntityTags::of(&version.content_hash),
             location: HeaderValue::try_from(version.public_path())
                 .map_err(|e| AppError::Internal(format!("a version's address: {e}")))?,
@@ -533,6 +551,7 @@ impl PublishedCache {
     pub fn load(
         &self,
         version: Version,
+        signer: &SigningKeys,
         fetch: impl FnOnce() -> AppResult<String>,
     ) -> AppResult<Arc<Published>> {
         let published = {
@@ -540,7 +559,7 @@ impl PublishedCache {
             if let Some(hit) = self.get(version.id) {
                 return Ok(hit);
             }
-            let published = Arc::new(Published::build(version, fetch()?)?);
+            let published = Arc::new(Published::build(version, fetch()?, signer)?);
             self.versions
                 .write()
                 .unwrap_or_else(|p| p.into_inner())

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::model::Versions;
-use super::public::{PublicVersion, PublicationEntry, PublicationFeed};
+use super::public::{public_versions, PublicVersion, PublicationEntry, PublicationFeed};
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
@@ -52,11 +52,13 @@ async fn entries(state: &AppState, query: &FeedQuery) -> AppResult<Vec<PublicVer
             format!("must be between 1 and {MAX_LIMIT}"),
         ));
     }
-    let versions = state
+    state
         .db
-        .read(move |conn| Versions::publications(conn, since, limit))
-        .await?;
-    Ok(versions.into_iter().map(PublicVersion::from).collect())
+        .read(move |conn| {
+            let versions = Versions::publications(conn, since, limit)?;
+            public_versions(conn, versions)
+        })
+        .await
 }
 
 /// Every publication (county, kind, version, dates, change summary, hash), oldest first.

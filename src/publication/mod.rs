@@ -7,6 +7,7 @@ mod document;
 pub mod feed;
 mod model;
 pub mod public;
+pub mod separation;
 
 pub use cache::{Published, PublishedCache, Slice};
 pub use document::{
@@ -14,9 +15,9 @@ pub use document::{
     ListKind,
 };
 pub use model::{
-    AnsweredFinding, Decision, Finding, PublishInput, Review, ReviewInput, Severity, Stage,
-    StagePlan, StageState, SubmitInput, Version, VersionHistory, VersionKey, VersionStatus,
-    Versions, Workflow,
+    AnsweredFinding, Decision, Finding, OrganisationName, PublicReview, PublishInput, Review,
+    ReviewInput, Severity, Stage, StagePlan, StageState, SubmitInput, Version, VersionHistory,
+    VersionKey, VersionStatus, Versions, Workflow,
 };
 pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
 
@@ -28,6 +29,7 @@ use actix_web::{get, post, web, HttpResponse};
 use crate::auth::{Permission, Principal};
 use crate::error::{AppResult, Problem};
 use crate::http::{with_etag, IfMatch, ValidJson};
+use crate::keys::SigningKeys;
 use crate::regions::county_path;
 use crate::regions::RegionCode;
 use crate::AppState;
@@ -38,12 +40,18 @@ pub struct Publication {
     pub workflow: Workflow,
     /// Rendered published versions.
     pub cache: PublishedCache,
+    /// Signs published documents, township slices and anchors of the audit chain.
+    pub signing: SigningKeys,
 }
 
 impl Publication {
     /// From configuration; errors name a bad stage.
-    pub fn from_config(config: &crate::config::PublicationConfig) -> Result<Publication, String> {
+    pub fn from_config(
+        config: &crate::config::PublicationConfig,
+        signing: SigningKeys,
+    ) -> Result<Publication, String> {
         Ok(Publication {
+            signing,
             workflow: Workflow::from_config(config)?,
             cache: PublishedCache::new(
                 Duration::from_millis(config.in_force_cache_ms),
@@ -214,8 +222,12 @@ pub async fn get_version_document(
 /// Record a review at a stage: decision, comments, the hash reviewed and per-item
 /// findings. By the stage's role in the same county: `legality_reviewer` (legality),
 /// `government_approver` (government), `staffing_reviewer` (staffing),
-/// `approval_reviewer` (approval). A return ends the version; an approval cannot carry a
-/// blocking finding.
+/// `approval_reviewer` (approval), acting for the registered organisation that holds the
+/// stage in that county (the justice bureau, the county government, the staffing office,
+/// the approval bureau). Separation of duties: the submitter never reviews, nobody
+/// approves two stages of one version, and a token that also compiles never reviews;
+/// each refusal is a 403 whose `rule` names the rule. A return ends the version; an
+/// approval cannot carry a blocking finding.
 #[utoipa::path(
     tag = "publication",
     params(
@@ -226,6 +238,7 @@ pub async fn get_version_document(
     request_body = ReviewInput,
     responses(
         (status = 201, body = VersionHistory),
+        (status = 403, description = "Refused by a rule of separation of duties (`rule`: stage-role, reviewer-also-compiles, stage-holder, submitter-cannot-review, one-stage-per-person)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version is no longer reviewed, or the hash is not its content's", body = Problem, content_type = "application/problem+json")
     ),
     security(("bearer" = []))
@@ -291,6 +304,7 @@ pub async fn publish_version(
                 conn,
                 &principal,
                 &publication.workflow,
+                &publication.signing,
                 &key,
                 expected,
                 input,

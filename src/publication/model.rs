@@ -1,6 +1,6 @@
 //! Versions and reviews: submit, review by stage, return, withdraw, publish.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -9,12 +9,15 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::document::{compile_duty, compile_power, diff_documents, keyed_items, ListKind};
+use super::separation::{check_reviewer, check_stage_role, Reviewing};
 use crate::audit;
 use crate::auth::{Permission, Principal, Role};
 use crate::db::schema::{list_versions, review_findings, version_contents, version_reviews};
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{require_revision, separator_problem};
+use crate::keys::SigningKeys;
+use crate::organisations::{Organisation, OrganisationKind};
 use crate::regions::RegionCode;
 
 /// A review stage and the role that holds it.
@@ -76,13 +79,15 @@ pub struct StagePlan {
     pub ordered: bool,
 }
 
-/// Stage plans per kind, from configuration.
+/// Stage plans per kind, and who holds each stage, from configuration.
 #[derive(Debug, Clone)]
 pub struct Workflow {
     /// The power list's plan (default: legality, then government).
     pub power: StagePlan,
     /// The responsibility list's plan (default: staffing, legality, approval, any order).
     pub duty: StagePlan,
+    /// The kind of county organisation that holds each stage.
+    pub holders: BTreeMap<Stage, OrganisationKind>,
 }
 
 impl Workflow {
@@ -109,9 +114,42 @@ impl Workflow {
             }
             Ok(StagePlan { stages, ordered })
         };
+        let power = plan(&config.power_stages, config.power_ordered, "power")?;
+        let duty = plan(&config.duty_stages, config.duty_ordered, "duty")?;
+        let mut holders = BTreeMap::new();
+        for (name, kind) in &config.stage_holders {
+            let stage = Stage::parse(name)
+                .ok_or_else(|| format!("stage_holders names an unknown stage {name:?}"))?;
+            let kind = OrganisationKind::parse(kind).ok_or_else(|| {
+                format!(
+                    "stage_holders.{name}: {kind:?} is not an organisation kind ({})",
+                    OrganisationKind::names()
+                )
+            })?;
+            holders.insert(stage, kind);
+        }
+        if let Some(stage) = power
+            .stages
+            .iter()
+            .chain(&duty.stages)
+            .find(|s| !holders.contains_key(s))
+        {
+            return Err(format!(
+                "stage_holders does not say which organisation holds the {} stage",
+                stage.as_str()
+            ));
+        }
         Ok(Workflow {
-            power: plan(&config.power_stages, config.power_ordered, "power")?,
-            duty: plan(&config.duty_stages, config.duty_ordered, "duty")?,
+            power,
+            duty,
+            holders,
+        })
+    }
+
+    /// The kind of organisation that holds a stage.
+    pub fn holder(&self, stage: Stage) -> AppResult<OrganisationKind> {
+        self.holders.get(&stage).copied().ok_or_else(|| {
+            AppError::Internal(format!("no holder configured for {}", stage.as_str()))
         })
     }
 }
@@ -176,6 +214,14 @@ pub struct Version {
     pub effective_to: Option<NaiveDate>,
     /// Revision, also the ETag.
     pub revision: i64,
+    /// The published document's detached JWS (RFC 7515 Appendix F, EdDSA).
+    pub signature: Option<String>,
+    /// The audit chain's head when it was published.
+    pub anchor_seq: Option<i64>,
+    /// That head event's MAC.
+    pub anchor_mac: Option<String>,
+    /// The signed anchor: a compact JWS of the head and this publication.
+    pub anchor_jws: Option<String>,
 }
 
 impl Version {
@@ -256,6 +302,8 @@ pub struct Review {
     pub reviewer: String,
     /// Reviewer's organisation.
     pub reviewer_org: String,
+    /// Its name when it reviewed.
+    pub reviewer_org_name: String,
     /// Comments.
     pub comments: String,
     /// The hash reviewed.
@@ -264,6 +312,52 @@ pub struct Review {
     pub created_at: NaiveDateTime,
     /// Findings.
     pub findings: Vec<Finding>,
+}
+
+/// An organisation as the public record names it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct OrganisationName {
+    /// Its code.
+    pub code: String,
+    /// Its name when it acted.
+    pub name: String,
+}
+
+/// One stage's approval as part of the public record: which organisation, when, and the
+/// hash it approved; never the person.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct PublicReview {
+    /// The stage.
+    pub stage: Stage,
+    /// The reviewing organisation.
+    pub organisation: OrganisationName,
+    /// When it decided, UTC.
+    pub decided_at: NaiveDateTime,
+    /// The content hash it approved.
+    pub reviewed_hash: String,
+}
+
+impl PublicReview {
+    /// Each stage's latest approval among `reviews`, in the order they were given.
+    pub fn approvals(reviews: &[Review]) -> Vec<PublicReview> {
+        let mut latest: Vec<&Review> = Vec::new();
+        for review in reviews.iter().filter(|r| r.decision == Decision::Approve) {
+            latest.retain(|r| r.stage != review.stage);
+            latest.push(review);
+        }
+        latest
+            .into_iter()
+            .map(|r| PublicReview {
+                stage: r.stage,
+                organisation: OrganisationName {
+                    code: r.reviewer_org.clone(),
+                    name: r.reviewer_org_name.clone(),
+                },
+                decided_at: r.created_at,
+                reviewed_hash: r.reviewed_hash.clone(),
+            })
+            .collect()
+    }
 }
 
 /// How a submission answers a finding of the returned version before it.
@@ -434,7 +528,7 @@ impl Versions {
             String,
             String,
             String,
-            String,
+            (String, String),
             String,
             String,
             NaiveDateTime,
@@ -447,7 +541,10 @@ impl Versions {
                 version_reviews::stage,
                 version_reviews::decision,
                 version_reviews::reviewer_sub,
-                version_reviews::reviewer_org,
+                (
+                    version_reviews::reviewer_org,
+                    version_reviews::reviewer_org_name,
+                ),
                 version_reviews::comments,
                 version_reviews::reviewed_hash,
                 version_reviews::created_at,
@@ -488,12 +585,13 @@ impl Versions {
                     stage,
                     decision,
                     reviewer,
-                    reviewer_org,
+                    (reviewer_org, reviewer_org_name),
                     comments,
                     reviewed_hash,
                     created_at,
                 )| Review {
                     id,
+                    reviewer_org_name,
                     stage: Stage::parse(&stage).unwrap_or(Stage::Legality),
                     decision: if decision == "approve" {
                         Decision::Approve
@@ -747,13 +845,7 @@ impl Versions {
                 ),
             ));
         }
-        if !actor.roles.contains(&input.stage.role()) {
-            return Err(AppError::Forbidden(format!(
-                "the {} stage is reviewed by a {}",
-                input.stage.as_str(),
-                input.stage.role().as_str()
-            )));
-        }
+        check_stage_role(actor, input.stage)?;
         actor.require(Permission::ReviewLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
         // Moving the revision on first locks the row: reviews of several stages (and a
@@ -774,6 +866,20 @@ impl Versions {
                 input.hash, version.content_hash
             )));
         }
+        let organisation = Organisation::of_actor(conn, actor)?;
+        let earlier = Versions::reviews(conn, version.id)?;
+        check_reviewer(
+            &Reviewing {
+                stage: input.stage,
+                holder: workflow.holder(input.stage)?,
+                county,
+                version: &version,
+                earlier: &earlier,
+            },
+            actor,
+            organisation.as_ref(),
+        )?;
+        let organisation = organisation.expect("checked above");
         // Only findings need the content read back (a power list is megabytes).
         let document: Value = if input.findings.is_empty() {
             Value::Null
@@ -833,7 +939,8 @@ impl Versions {
                 "return"
             }),
             version_reviews::reviewer_sub.eq(&actor.sub),
-            version_reviews::reviewer_org.eq(&actor.org),
+            version_reviews::reviewer_org.eq(&organisation.code),
+            version_reviews::reviewer_org_name.eq(&organisation.name),
             version_reviews::comments.eq(input.comments.trim()),
             version_reviews::reviewed_hash.eq(&input.hash),
             version_reviews::created_at.eq(stamp),
@@ -962,6 +1069,7 @@ impl Versions {
         conn: &mut DbConnection,
         actor: &Principal,
         workflow: &Workflow,
+        signer: &SigningKeys,
         key: &VersionKey,
         expected: i64,
         input: PublishInput,
@@ -1046,7 +1154,93 @@ impl Versions {
                     .unwrap_or_default()
             ),
         )?;
+        Versions::sign(conn, signer, &version, &reviews)?;
         Versions::find(conn, county, kind, number)
+    }
+
+    /// Signs a version as it is published: its document (a detached JWS over the exact
+    /// bytes served) and an anchor of the audit chain's head, which now includes the
+    /// publication's own event, bound to the document's hash and who reviewed it.
+    fn sign(
+        conn: &mut DbConnection,
+        signer: &SigningKeys,
+        version: &Version,
+        reviews: &[Review],
+    ) -> AppResult<()> {
+        let signature = signer.sign_detached(Versions::content(conn, version.id)?.as_bytes());
+        let anchor = audit::anchor(
+            conn,
+            signer,
+            serde_json::json!({
+                "version": entity(version),
+                "content_hash": version.content_hash,
+                "reviews": PublicReview::approvals(reviews),
+            }),
+        )?;
+        diesel::update(list_versions::table.find(version.id))
+            .set((
+                list_versions::signature.eq(signature),
+                list_versions::anchor_seq.eq(anchor.audit_seq),
+                list_versions::anchor_mac.eq(anchor.audit_mac),
+                list_versions::anchor_jws.eq(anchor.jws),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// The approvals each published version among `ids` rests on, by version id.
+    pub fn approvals(
+        conn: &mut DbConnection,
+        ids: &[i64],
+    ) -> AppResult<HashMap<i64, Vec<PublicReview>>> {
+        let mut reviews: HashMap<i64, Vec<Review>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(
+                i64,
+                i64,
+                String,
+                String,
+                String,
+                String,
+                String,
+                NaiveDateTime,
+            )> = version_reviews::table
+                .filter(version_reviews::version_id.eq_any(chunk))
+                .filter(version_reviews::decision.eq("approve"))
+                .order(version_reviews::id.asc())
+                .select((
+                    version_reviews::version_id,
+                    version_reviews::id,
+                    version_reviews::stage,
+                    version_reviews::reviewer_org,
+                    version_reviews::reviewer_org_name,
+                    version_reviews::reviewed_hash,
+                    version_reviews::reviewer_sub,
+                    version_reviews::created_at,
+                ))
+                .load(conn)?;
+            for (version, id, stage, org, org_name, hash, sub, at) in rows {
+                let stage = Stage::parse(&stage).ok_or_else(|| {
+                    AppError::Internal(format!("review {id} has an unknown stage {stage:?}"))
+                })?;
+                reviews.entry(version).or_default().push(Review {
+                    id,
+                    stage,
+                    decision: Decision::Approve,
+                    reviewer: sub,
+                    reviewer_org: org,
+                    reviewer_org_name: org_name,
+                    comments: String::new(),
+                    reviewed_hash: hash,
+                    created_at: at,
+                    findings: Vec::new(),
+                });
+            }
+        }
+        Ok(reviews
+            .into_iter()
+            .map(|(id, reviews)| (id, PublicReview::approvals(&reviews)))
+            .collect())
     }
 
     /// Publications since a point, oldest first (the publication log).

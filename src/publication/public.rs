@@ -11,13 +11,16 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cache::{
-    gzipped, slice_bytes, EntityTags, OnDemand, Published, SliceFilter, SliceIndex,
+    gzipped, signature_header, slice_bytes, EntityTags, OnDemand, Published, SliceFilter,
+    SliceIndex,
 };
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
-use super::model::{Version, Versions};
+use super::model::{PublicReview, Version, Versions};
+use crate::audit::Anchor;
 use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
+use crate::keys::JwkSet;
 use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
 use crate::text::search_terms;
@@ -27,12 +30,15 @@ use crate::AppState;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// What is in force changes when a version is published: revalidate after a minute.
 const IN_FORCE: &str = "public, max-age=60, must-revalidate";
+/// The header that carries a published body's detached JWS.
+pub const SIGNATURE_HEADER: &str = "x-jws-signature";
 
 /// Registers the routes. The router tries each in turn with a regex, so a township's
 /// slice, the read portals make most, comes first.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(public_township_power_list)
         .service(public_list_in_force)
+        .service(public_keys)
         .service(public_list_versions)
         .service(public_version)
         .service(public_diff)
@@ -120,6 +126,7 @@ async fn negotiated(
 fn cached(
     req: &HttpRequest,
     tags: &EntityTags,
+    signature: &HeaderValue,
     body: Encoded,
     cache_control: &'static str,
     location: Option<&HeaderValue>,
@@ -148,10 +155,13 @@ fn cached(
     if fresh {
         return response.finish();
     }
-    response.insert_header((
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    ));
+    // A gzip answer carries the signature of its decoded bytes: what the client reads.
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ))
+        .insert_header((SIGNATURE_HEADER, signature.clone()));
     match body {
         Encoded::Identity(bytes) => response.body(bytes),
         Encoded::Gzip(bytes) => response
@@ -203,7 +213,7 @@ async fn rendered(state: &AppState, version: Version) -> AppResult<Arc<Published
     let db = state.db.clone();
     let id = version.id;
     web::block(move || {
-        publication.cache.load(version, || {
+        publication.cache.load(version, &publication.signing, || {
             db.read_blocking(|conn| Versions::content(conn, id))
         })
     })
@@ -258,6 +268,7 @@ pub async fn public_list_in_force(
     Ok(cached(
         &req,
         &published.tags,
+        &published.signature,
         negotiated(&req, &published.bytes, &published.gzip).await?,
         IN_FORCE,
         Some(&published.location),
@@ -291,12 +302,33 @@ pub struct PublicVersion {
     pub effective_to: Option<NaiveDate>,
     /// Its document's address.
     pub url: String,
+    /// The detached JWS (RFC 7515 Appendix F, EdDSA) over the document's bytes; its `kid`
+    /// names a key at `/public/v1/keys`.
+    pub signature: Option<String>,
+    /// Each stage's approval this publication rests on: organisation, time, hash.
+    pub reviews: Vec<PublicReview>,
+    /// The audit chain's head at publication, signed with this publication: keep it, and
+    /// a chain later cut behind it is detected.
+    pub audit_anchor: Option<Anchor>,
 }
 
-impl From<Version> for PublicVersion {
-    fn from(v: Version) -> Self {
+impl PublicVersion {
+    /// A version with the approvals it rests on.
+    pub fn new(v: Version, reviews: Vec<PublicReview>) -> Self {
+        let url = v.public_path();
+        let audit_anchor = match (v.anchor_seq, v.anchor_mac, v.anchor_jws) {
+            (Some(audit_seq), Some(audit_mac), Some(jws)) => Some(Anchor {
+                audit_seq,
+                audit_mac,
+                jws,
+            }),
+            _ => None,
+        };
         PublicVersion {
-            url: v.public_path(),
+            signature: v.signature,
+            reviews,
+            audit_anchor,
+            url,
             county: v.county_code,
             kind: v.kind,
             number: v.number,
@@ -328,11 +360,43 @@ pub async fn public_list_versions(
     let kind = ListKind::parse(&path.1)?;
     let versions = state
         .db
-        .read(move |conn| Versions::list(conn, &county, kind, true))
+        .read(move |conn| {
+            let versions = Versions::list(conn, &county, kind, true)?;
+            public_versions(conn, versions)
+        })
         .await?;
-    Ok(web::Json(
-        versions.into_iter().map(PublicVersion::from).collect(),
-    ))
+    Ok(web::Json(versions))
+}
+
+/// Published versions with the approvals each rests on, in one query.
+pub fn public_versions(
+    conn: &mut crate::db::DbConnection,
+    versions: Vec<Version>,
+) -> AppResult<Vec<PublicVersion>> {
+    let ids: Vec<i64> = versions.iter().map(|v| v.id).collect();
+    let mut approvals = Versions::approvals(conn, &ids)?;
+    Ok(versions
+        .into_iter()
+        .map(|v| {
+            let reviews = approvals.remove(&v.id).unwrap_or_default();
+            PublicVersion::new(v, reviews)
+        })
+        .collect())
+}
+
+/// The public keys that sign publications, as a JWK Set (RFC 7517; Ed25519 keys as
+/// RFC 8037 OKP). The current key first; retired keys stay so that what they signed
+/// still verifies. A portal checks a document's `x-jws-signature` against these.
+#[utoipa::path(
+    tag = "public",
+    responses((status = 200, body = JwkSet, content_type = "application/jwk-set+json"))
+)]
+#[get("/public/v1/keys")]
+pub async fn public_keys(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .json(state.publication.signing.jwk_set())
 }
 
 /// A published version's document by number: immutable, cacheable forever.
@@ -360,6 +424,7 @@ pub async fn public_version(
     Ok(cached(
         &req,
         &published.tags,
+        &published.signature,
         negotiated(&req, &published.bytes, &published.gzip).await?,
         IMMUTABLE,
         None,
@@ -452,6 +517,7 @@ pub async fn public_township_power_list(
         return Ok(cached(
             &req,
             &slice.tags,
+            &slice.signature,
             negotiated(&req, &slice.bytes, &slice.gzip).await?,
             IN_FORCE,
             Some(&published.location),
@@ -468,9 +534,11 @@ pub async fn public_township_power_list(
         &slice.township,
         &index.admitted(&slice.bytes, &filter)?,
     );
+    // A filtered answer's bytes are made for this request, and signed as they are made.
     Ok(cached(
         &req,
         &EntityTags::of(&sha256_hex(&bytes)),
+        &signature_header(&state.publication.signing, &bytes),
         Encoded::Identity(Bytes::from(bytes)),
         IN_FORCE,
         Some(&published.location),

@@ -28,7 +28,7 @@ fn events(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
 fn ours(events: Vec<Value>) -> Vec<Value> {
     events
         .into_iter()
-        .filter(|e| e["actor_sub"] == "tester")
+        .filter(|e| e["actor_sub"] != "system:cli")
         .collect()
 }
 
@@ -38,6 +38,56 @@ fn field<'a>(events: &'a [Value], name: &str) -> Vec<&'a str> {
 
 fn verify(app: &TestApp) -> Value {
     expect_json(app.get_as("/api/v1/audit/verify", &auditor(app)), 200)
+}
+
+/// An insider with the database owner's rights lifts the append-only triggers first.
+pub fn lift_append_only(app: &TestApp) {
+    if app.db_url.starts_with("postgres") {
+        app.sql("DROP TRIGGER audit_events_append_only ON audit_events; DROP TRIGGER audit_anchors_append_only ON audit_anchors");
+    } else {
+        app.sql("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_anchors_no_update; DROP TRIGGER audit_anchors_no_delete");
+    }
+}
+
+/// What an insider without the key can do after rewriting event `from`: re-chain every
+/// later event with `mac` (plain SHA-256, or HMAC under a key of its own), and move the
+/// head, so that every link holds.
+pub fn rechain_from(app: &TestApp, from: i64, mac: &dyn Fn(&str) -> String) {
+    let all = events(app, &auditor(app), "");
+    let mut prev = all[(from - 2) as usize]["hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut sql = String::new();
+    for event in &all[(from - 1) as usize..] {
+        let at = chrono::NaiveDateTime::parse_from_str(
+            event["occurred_at"].as_str().unwrap(),
+            "%Y-%m-%dT%H:%M:%S%.f",
+        )
+        .unwrap();
+        let canonical = json!([
+            event["seq"],
+            prev,
+            at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            event["actor_sub"],
+            event["actor_org"],
+            event["actor_roles"],
+            event["region_code"],
+            event["action"],
+            event["entity_type"],
+            event["entity_id"],
+            event["summary"],
+        ])
+        .to_string();
+        let hash = mac(&canonical);
+        sql.push_str(&format!(
+            "UPDATE audit_events SET prev_hash = '{prev}', hash = '{hash}' WHERE seq = {};",
+            event["seq"]
+        ));
+        prev = hash;
+    }
+    sql.push_str(&format!("UPDATE audit_head SET hash = '{prev}';"));
+    app.sql(&sql);
 }
 
 /// The writes of the scenario: a province admin builds and publishes an edition, a
@@ -231,7 +281,11 @@ fn writes_are_listed_in_order_with_actor_action_entity_and_summary() {
         field(new, "region_code"),
         vec![PROVINCE, PROVINCE, PROVINCE, PROVINCE, PROVINCE, PROVINCE, LUXIAN, YUCHAN, HEJIANG]
     );
-    assert!(new.iter().all(|e| e["actor_sub"] == "tester"));
+    assert_eq!(
+        field(new, "actor_sub")[0],
+        "catalogue_admin@sc-catalogue",
+        "who: the token's subject"
+    );
     assert_eq!(
         field(new, "actor_org"),
         vec![
@@ -477,9 +531,11 @@ fn an_auditor_sees_the_events_of_its_own_region_only() {
 fn the_chain_verifies() {
     let app = TestApp::with_demo();
     let report = verify(&app);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["events_checked"].as_i64(), Some(app.audit_count()));
     assert_eq!(
-        report,
-        json!({"valid": true, "events_checked": app.audit_count()})
+        report["keyed_from"], 1,
+        "a new database is keyed throughout"
     );
     scenario(&app);
     let report = verify(&app);
@@ -491,17 +547,75 @@ fn the_chain_verifies() {
     );
     // An empty log is a valid chain of nothing.
     let empty = TestApp::spawn();
-    assert_eq!(verify(&empty), json!({"valid": true, "events_checked": 0}));
+    let report = verify(&empty);
+    assert_eq!(
+        (&report["valid"], &report["events_checked"]),
+        (&json!(true), &json!(0)),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_database_itself_refuses_to_change_or_delete_audit_events() {
+    let app = TestApp::with_demo();
+    scenario(&app);
+    let before = events(&app, &auditor(&app), "");
+    for sql in [
+        "UPDATE audit_events SET summary = 'forged' WHERE seq = 2",
+        "DELETE FROM audit_events WHERE seq = 3",
+        "DELETE FROM audit_events",
+    ] {
+        let refused = app.try_sql(sql).expect_err(sql);
+        assert!(refused.contains("append-only"), "{sql}: {refused}");
+    }
+    if app.db_url.starts_with("postgres") {
+        assert!(app.try_sql("TRUNCATE audit_events").is_err());
+    }
+    assert_eq!(events(&app, &auditor(&app), ""), before);
+    assert_eq!(verify(&app)["valid"], true);
+}
+
+#[test]
+fn a_row_rewritten_and_the_tail_rechained_without_the_key_is_detected() {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let plain = |text: &str| hex::encode(Sha256::digest(text.as_bytes()));
+    let guessed_key = |text: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"an insider's own guess of the key").unwrap();
+        mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    };
+    let rechains: [&dyn Fn(&str) -> String; 2] = [&plain, &guessed_key];
+    for rechain in rechains {
+        let app = TestApp::with_demo();
+        scenario(&app);
+        lift_append_only(&app);
+        app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 4");
+        rechain_from(&app, 4, rechain);
+        let report = verify(&app);
+        assert_eq!(
+            (
+                report["valid"].as_bool(),
+                report["first_bad_seq"].as_i64(),
+                report["check"].as_str()
+            ),
+            (Some(false), Some(4), Some("mac")),
+            "{report}"
+        );
+        assert_eq!(report["events_checked"], 3);
+    }
 }
 
 #[test]
 fn a_changed_event_breaks_the_chain_at_that_event() {
     let app = TestApp::with_demo();
     scenario(&app);
+    lift_append_only(&app);
     app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 2");
     let report = verify(&app);
     assert_eq!(report["valid"], false, "{report}");
     assert_eq!(report["first_bad_seq"], 2);
+    assert_eq!(report["check"], "mac");
     assert_eq!(report["events_checked"], 1);
     assert!(report["problem"].is_string());
     // The log still reads, showing the forged row.
@@ -542,6 +656,7 @@ fn changing_who_or_when_is_detected_too() {
         } else {
             sql
         };
+        lift_append_only(&app);
         app.sql(sql);
         let report = verify(&app);
         assert_eq!(
@@ -557,10 +672,12 @@ fn changing_who_or_when_is_detected_too() {
 fn a_deleted_event_is_detected() {
     let app = TestApp::with_demo();
     scenario(&app);
+    lift_append_only(&app);
     app.sql("DELETE FROM audit_events WHERE seq = 3");
     let report = verify(&app);
     assert_eq!(report["valid"], false, "{report}");
     assert_eq!(report["first_bad_seq"], 3);
+    assert_eq!(report["check"], "missing");
     assert_eq!(report["events_checked"], 2);
     assert!(
         report["problem"].as_str().unwrap().contains('3'),
@@ -573,6 +690,7 @@ fn deleting_the_newest_events_is_detected() {
     let app = TestApp::with_demo();
     scenario(&app);
     let total = app.audit_count();
+    lift_append_only(&app);
     app.sql(&format!(
         "DELETE FROM audit_events WHERE seq >= {}",
         total - 1
@@ -581,11 +699,13 @@ fn deleting_the_newest_events_is_detected() {
     assert_eq!(report["valid"], false, "{report}");
     assert_eq!(report["first_bad_seq"].as_i64(), Some(total - 1));
     assert_eq!(report["events_checked"].as_i64(), Some(total - 2));
+    assert_eq!(report["check"], "head");
 }
 
 #[test]
 fn new_events_after_tampering_do_not_hide_it() {
     let app = TestApp::with_demo();
+    lift_append_only(&app);
     app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 2");
     scenario(&app);
     let report = verify(&app);

@@ -32,12 +32,29 @@ enum Database {
     Postgres { admin_url: String, name: String },
 }
 
+/// The township unit a demo township's clerk acts for.
+pub fn unit_of(township: &str) -> &'static str {
+    match township {
+        "510521001000" => "luxian-yuchan-bmzx",
+        "510521100000" => "luxian-fuji-bmzx",
+        "510521101000" => "luxian-jiaming-bmzx",
+        "510522100000" => "hejiang-hejiang-bmzx",
+        "510522101000" => "hejiang-baisha-bmzx",
+        "510522200000" => "hejiang-zihuai-bmzx",
+        other => panic!("no demo township {other}"),
+    }
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub base: String,
     /// The database URL the server uses.
     pub db_url: String,
+    /// The configuration it runs with (its keys in `keys_dir`).
+    pub config: Config,
+    /// Where its keys are.
+    pub keys_dir: tempfile::TempDir,
     client: Client,
     keys: TokenKeys,
     handle: actix_web::dev::ServerHandle,
@@ -53,6 +70,11 @@ pub fn test_config(db_url: &str) -> Config {
     config.server.body_limit = 64 * 1024;
     config.server.import_limit = 2 * 1024 * 1024;
     config.server.shutdown_timeout_secs = 1;
+    // Development keys, made once per test process outside the working tree.
+    config.keys.dev_dir = std::env::temp_dir()
+        .join(format!("quanze-test-keys-{}", std::process::id()))
+        .to_string_lossy()
+        .into_owned();
     config
 }
 
@@ -107,7 +129,9 @@ impl TestApp {
 
     fn start(with_demo: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let (db_url, database) = fresh_database();
+        let keys_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = test_config(&db_url);
+        config.keys.dev_dir = keys_dir.path().to_string_lossy().into_owned();
         adjust(&mut config);
         let service = Service::from_config(&config).expect("service");
         service.state.db.migrate().expect("migrations");
@@ -118,9 +142,11 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
+        let server_config = config.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = quanze::http_server(service, listener, &config).expect("server");
+                let server =
+                    quanze::http_server(service, listener, &server_config).expect("server");
                 tx.send(server.handle()).unwrap();
                 let _ = server.await;
             })
@@ -135,6 +161,8 @@ impl TestApp {
         TestApp {
             base,
             db_url,
+            config,
+            keys_dir,
             client,
             keys,
             handle,
@@ -142,10 +170,26 @@ impl TestApp {
         }
     }
 
-    /// A token for `roles` acting for `org` in `region`.
+    /// A token for `roles` acting for `org` in `region`; each combination of roles and
+    /// organisation is its own person (`sub` is `roles@org`).
     pub fn token(&self, roles: &[&str], region: &str, org: &str) -> String {
+        self.token_as(&format!("{}@{org}", roles.join("+")), roles, region, org)
+    }
+
+    /// A token for the person `sub`.
+    pub fn token_as(&self, sub: &str, roles: &[&str], region: &str, org: &str) -> String {
         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        self.keys.mint("tester", org, region, &roles, 3600).unwrap()
+        self.keys.mint(sub, org, region, &roles, 3600).unwrap()
+    }
+
+    /// A token with arbitrary claims, signed with the test secret.
+    pub fn token_with_claims(&self, claims: &Value) -> String {
+        jsonwebtoken_encode(&self.config, claims)
+    }
+
+    /// The clerk of a demo township, acting for one of its units.
+    pub fn clerk(&self, township: &str) -> String {
+        self.token(&["township_clerk"], township, unit_of(township))
     }
 
     /// A token with one role.
@@ -207,6 +251,15 @@ impl TestApp {
         response.headers()["etag"].to_str().unwrap().to_string()
     }
 
+    /// Runs SQL directly on the test database (to simulate tampering); the database's
+    /// own refusal comes back as an error.
+    pub fn try_sql(&self, sql: &str) -> Result<(), String> {
+        let db = quanze::db::Db::connect(&self.db_url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = db.get().unwrap();
+        let conn: &mut quanze::db::DbConnection = &mut conn;
+        conn.batch_execute(sql).map_err(|e| e.to_string())
+    }
+
     /// Runs SQL directly on the test database (to simulate tampering).
     pub fn sql(&self, sql: &str) {
         let db = quanze::db::Db::connect(&self.db_url, 1, Duration::from_secs(5)).unwrap();
@@ -240,6 +293,24 @@ impl Drop for TestApp {
             }
         }
     }
+}
+
+/// Signs `claims` as a token with the configuration's HS secret.
+fn jsonwebtoken_encode(config: &Config, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(config.jwt.secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Asserts a 403 refusal by a named rule of the workflow, and returns its body.
+pub fn expect_refusal(response: Response, rule: &str) -> Value {
+    let body = expect_problem(response, 403);
+    assert_eq!(body["rule"], rule, "refused by another rule: {body}");
+    assert_eq!(body["type"], "/problems/refused-by-rule", "{body}");
+    body
 }
 
 /// Reads a response as JSON, asserting the status first (printing the body if wrong).

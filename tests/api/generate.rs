@@ -1,18 +1,20 @@
 //! The seeded province generator builds through the domain code: its data obeys every
 //! rule, reads back over HTTP, and leaves an audit chain that verifies.
 
-use std::time::Duration;
-
 use crate::common::*;
 
 #[test]
 fn a_small_generated_province_is_served_and_its_audit_chain_verifies() {
     let app = TestApp::spawn();
-    let db = quanze::db::Db::connect(&app.db_url, 2, Duration::from_secs(5)).unwrap();
-    let config = quanze::config::Config::defaults();
-    let workflow = quanze::publication::Workflow::from_config(&config.publication).unwrap();
-    let report =
-        quanze::generate::generate(&db, 7, &quanze::generate::Scale::small(), &workflow).unwrap();
+    // The generator writes with the server's own keys, as `quanze generate` would.
+    let service = quanze::Service::from_config(&app.config).unwrap();
+    let report = quanze::generate::generate(
+        &service.state.db,
+        7,
+        &quanze::generate::Scale::small(),
+        &service.state.publication,
+    )
+    .unwrap();
     assert_eq!(report.counties, 4);
     assert!(report.claims > 0 && report.publications >= 8, "{report:?}");
 
@@ -42,10 +44,14 @@ fn a_small_generated_province_is_served_and_its_audit_chain_verifies() {
 
     // The same seed builds the same data.
     let other = TestApp::spawn();
-    let other_db = quanze::db::Db::connect(&other.db_url, 2, Duration::from_secs(5)).unwrap();
-    let again =
-        quanze::generate::generate(&other_db, 7, &quanze::generate::Scale::small(), &workflow)
-            .unwrap();
+    let other_service = quanze::Service::from_config(&other.config).unwrap();
+    let again = quanze::generate::generate(
+        &other_service.state.db,
+        7,
+        &quanze::generate::Scale::small(),
+        &other_service.state.publication,
+    )
+    .unwrap();
     assert_eq!(
         (again.townships, again.claims, again.matters),
         (report.townships, report.claims, report.matters)

@@ -16,7 +16,7 @@ fn compiler(app: &TestApp) -> String {
 }
 
 fn clerk(app: &TestApp, township: &str) -> String {
-    app.token(&["township_clerk"], township, "clerk-org")
+    app.clerk(township)
 }
 
 fn officer(app: &TestApp, org: &str) -> String {

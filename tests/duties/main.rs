@@ -54,7 +54,7 @@ fn officer(app: &TestApp, org: &str) -> String {
 
 /// A clerk of a township.
 fn clerk(app: &TestApp, township: &str) -> String {
-    app.token(&["township_clerk"], township, "clerk-org")
+    app.clerk(township)
 }
 
 /// Reads anything of the province (every county's list).
@@ -2315,7 +2315,7 @@ fn a_department_asks_for_a_matter_and_the_compiler_accepts_it_into_the_list() {
     assert_eq!(asked["status"], "pending");
     assert_eq!(asked["county"], LUXIAN);
     assert_eq!(asked["department"], "luxian-zjj");
-    assert_eq!(asked["requested_by"], "tester");
+    assert_eq!(asked["requested_by"], "department_officer@luxian-zjj");
     assert_eq!(asked["proposal"], proposal);
     assert_eq!(
         asked["justification"],
@@ -2346,7 +2346,10 @@ fn a_department_asks_for_a_matter_and_the_compiler_accepts_it_into_the_list() {
     let accepted = expect_json(response, 200);
     assert_eq!(accepted["admission"]["status"], "accepted");
     assert_eq!(accepted["admission"]["matter_code"], "SD-050");
-    assert_eq!(accepted["admission"]["decided_by"], "tester");
+    assert_eq!(
+        accepted["admission"]["decided_by"],
+        "county_compiler@luxian-gov"
+    );
     assert!(accepted["admission"]["decided_at"].is_string());
     assert!(accepted["admission"]["decision_reason"].is_null());
     assert_eq!(accepted["matter"]["code"], "SD-050");
@@ -2441,7 +2444,7 @@ fn a_request_is_rejected_with_its_reason_and_adds_nothing() {
         rejected["decision_reason"],
         "已由《畜禽规模养殖污染防治条例》事项覆盖"
     );
-    assert_eq!(rejected["decided_by"], "tester");
+    assert_eq!(rejected["decided_by"], "county_compiler@luxian-gov");
     assert!(rejected["matter_code"].is_null());
     assert_eq!(rejected["proposal"], asked["proposal"]);
     assert_eq!(admission(&app, id), rejected);

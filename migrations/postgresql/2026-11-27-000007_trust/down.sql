@@ -1,0 +1,10 @@
+ALTER TABLE version_reviews DROP COLUMN reviewer_org_name;
+ALTER TABLE list_versions DROP COLUMN anchor_jws;
+ALTER TABLE list_versions DROP COLUMN anchor_mac;
+ALTER TABLE list_versions DROP COLUMN anchor_seq;
+ALTER TABLE list_versions DROP COLUMN signature;
+DROP TABLE audit_anchors;
+DROP TRIGGER audit_events_no_truncate ON audit_events;
+DROP TRIGGER audit_events_append_only ON audit_events;
+DROP FUNCTION quanze_append_only();
+ALTER TABLE audit_head DROP COLUMN keyed_from;

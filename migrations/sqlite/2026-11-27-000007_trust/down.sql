@@ -1,0 +1,11 @@
+ALTER TABLE version_reviews DROP COLUMN reviewer_org_name;
+ALTER TABLE list_versions DROP COLUMN anchor_jws;
+ALTER TABLE list_versions DROP COLUMN anchor_mac;
+ALTER TABLE list_versions DROP COLUMN anchor_seq;
+ALTER TABLE list_versions DROP COLUMN signature;
+DROP TRIGGER audit_anchors_no_delete;
+DROP TRIGGER audit_anchors_no_update;
+DROP TRIGGER audit_events_no_delete;
+DROP TRIGGER audit_events_no_update;
+DROP TABLE audit_anchors;
+ALTER TABLE audit_head DROP COLUMN keyed_from;

@@ -40,15 +40,6 @@ fn verify(app: &TestApp) -> Value {
     expect_json(app.get_as("/api/v1/audit/verify", &auditor(app)), 200)
 }
 
-/// An insider with the database owner's rights lifts the append-only triggers first.
-pub fn lift_append_only(app: &TestApp) {
-    if app.db_url.starts_with("postgres") {
-        app.sql("DROP TRIGGER audit_events_append_only ON audit_events; DROP TRIGGER audit_anchors_append_only ON audit_anchors");
-    } else {
-        app.sql("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_anchors_no_update; DROP TRIGGER audit_anchors_no_delete");
-    }
-}
-
 /// What an insider without the key can do after rewriting event `from`: re-chain every
 /// later event with `mac` (plain SHA-256, or HMAC under a key of its own), and move the
 /// head, so that every link holds.
@@ -589,7 +580,7 @@ fn a_row_rewritten_and_the_tail_rechained_without_the_key_is_detected() {
     for rechain in rechains {
         let app = TestApp::with_demo();
         scenario(&app);
-        lift_append_only(&app);
+        app.lift_append_only();
         app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 4");
         rechain_from(&app, 4, rechain);
         let report = verify(&app);
@@ -610,7 +601,7 @@ fn a_row_rewritten_and_the_tail_rechained_without_the_key_is_detected() {
 fn a_changed_event_breaks_the_chain_at_that_event() {
     let app = TestApp::with_demo();
     scenario(&app);
-    lift_append_only(&app);
+    app.lift_append_only();
     app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 2");
     let report = verify(&app);
     assert_eq!(report["valid"], false, "{report}");
@@ -656,7 +647,7 @@ fn changing_who_or_when_is_detected_too() {
         } else {
             sql
         };
-        lift_append_only(&app);
+        app.lift_append_only();
         app.sql(sql);
         let report = verify(&app);
         assert_eq!(
@@ -672,7 +663,7 @@ fn changing_who_or_when_is_detected_too() {
 fn a_deleted_event_is_detected() {
     let app = TestApp::with_demo();
     scenario(&app);
-    lift_append_only(&app);
+    app.lift_append_only();
     app.sql("DELETE FROM audit_events WHERE seq = 3");
     let report = verify(&app);
     assert_eq!(report["valid"], false, "{report}");
@@ -690,7 +681,7 @@ fn deleting_the_newest_events_is_detected() {
     let app = TestApp::with_demo();
     scenario(&app);
     let total = app.audit_count();
-    lift_append_only(&app);
+    app.lift_append_only();
     app.sql(&format!(
         "DELETE FROM audit_events WHERE seq >= {}",
         total - 1
@@ -705,7 +696,7 @@ fn deleting_the_newest_events_is_detected() {
 #[test]
 fn new_events_after_tampering_do_not_hide_it() {
     let app = TestApp::with_demo();
-    lift_append_only(&app);
+    app.lift_append_only();
     app.sql("UPDATE audit_events SET summary = 'forged' WHERE seq = 2");
     scenario(&app);
     let report = verify(&app);

@@ -29,7 +29,12 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 enum Database {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// Another server's database: that server owns it.
+    Borrowed,
 }
 
 /// The township unit a demo township's clerk acts for.
@@ -51,10 +56,9 @@ pub struct TestApp {
     pub base: String,
     /// The database URL the server uses.
     pub db_url: String,
-    /// The configuration it runs with (its keys in `keys_dir`).
+    /// The configuration it runs with (development keys in `keys.dev_dir`).
     pub config: Config,
-    /// Where its keys are.
-    pub keys_dir: tempfile::TempDir,
+    _keys_dir: Option<tempfile::TempDir>,
     client: Client,
     keys: TokenKeys,
     handle: actix_web::dev::ServerHandle,
@@ -127,12 +131,30 @@ impl TestApp {
         Self::start(true, adjust)
     }
 
+    /// A second server over this one's database (an upgrade, a key rotation), its
+    /// configuration adjusted from this one's.
+    pub fn beside(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = self.config.clone();
+        adjust(&mut config);
+        Self::serve(config, Database::Borrowed, false, None)
+    }
+
     fn start(with_demo: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let (db_url, database) = fresh_database();
         let keys_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = test_config(&db_url);
         config.keys.dev_dir = keys_dir.path().to_string_lossy().into_owned();
         adjust(&mut config);
+        Self::serve(config, database, with_demo, Some(keys_dir))
+    }
+
+    fn serve(
+        config: Config,
+        database: Database,
+        with_demo: bool,
+        keys_dir: Option<tempfile::TempDir>,
+    ) -> TestApp {
+        let db_url = config.database.url.clone();
         let service = Service::from_config(&config).expect("service");
         service.state.db.migrate().expect("migrations");
         if with_demo {
@@ -162,7 +184,7 @@ impl TestApp {
             base,
             db_url,
             config,
-            keys_dir,
+            _keys_dir: keys_dir,
             client,
             keys,
             handle,
@@ -249,6 +271,16 @@ impl TestApp {
         let response = self.get_as(path, token);
         assert_eq!(response.status(), 200, "GET {path}");
         response.headers()["etag"].to_str().unwrap().to_string()
+    }
+
+    /// An insider with the database owner's rights lifts the audit tables' append-only
+    /// triggers.
+    pub fn lift_append_only(&self) {
+        if self.db_url.starts_with("postgres") {
+            self.sql("DROP TRIGGER audit_events_append_only ON audit_events; DROP TRIGGER audit_anchors_append_only ON audit_anchors");
+        } else {
+            self.sql("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete; DROP TRIGGER audit_anchors_no_update; DROP TRIGGER audit_anchors_no_delete");
+        }
     }
 
     /// Runs SQL directly on the test database (to simulate tampering); the database's

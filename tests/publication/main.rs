@@ -12,6 +12,8 @@ use reqwest::Method;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod trust;
+
 const JIAMING: &str = "510521101000";
 
 // ---------------------------------------------------------------------------------------

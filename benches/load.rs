@@ -1399,11 +1399,14 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         "== {label}: generating the {} province (seed {SEED})",
         s.scale_name
     );
-    let db = Db::connect(&url, 2, Duration::from_secs(30)).expect("the database");
+    // The generator writes with the keys the server will run with, as `quanze generate`.
+    let mut config = ctx.config.clone();
+    config.database.url = url.clone();
+    config.database.pool_size = 2;
+    let service = quanze::Service::from_config(&config).expect("the service");
+    let db = service.state.db.clone();
     db.migrate().expect("migrations");
-    let workflow = quanze::publication::Workflow::from_config(&ctx.config.publication)
-        .expect("the review workflow");
-    let generation = quanze::generate::generate(&db, SEED, &s.scale, &workflow)
+    let generation = quanze::generate::generate(&db, SEED, &s.scale, &service.state.publication)
         .unwrap_or_else(|e| panic!("the generator failed: {e}"));
     eprintln!(
         "   generated in {:.1} s, database {:.0} MB",
@@ -1423,7 +1426,7 @@ fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     });
     let writes_wanted = (s.writes_per_sec * s.seconds).ceil() as usize + 5;
     let picked = pick(&db, writes_wanted);
-    drop(db);
+    drop((db, service));
 
     // 2. The service, pinned to core 0.
     let port = free_port();

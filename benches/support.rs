@@ -81,6 +81,8 @@ pub fn county_and_edition(app: &TestApp) {
     let mut regions = vec![json!({"code": COUNTY, "name": "叙永县", "parent": "510500000000"})];
     let mut orgs = vec![
         json!({"code": "xuyong-zhzf", "name": "叙永县综合行政执法局", "kind": "department", "sector": "comprehensive_enforcement", "region": COUNTY}),
+        json!({"code": "xuyong-sfj", "name": "叙永县司法局", "kind": "justice_bureau", "region": COUNTY}),
+        json!({"code": "xuyong-gov", "name": "叙永县人民政府", "kind": "county_government", "region": COUNTY}),
     ];
     for i in 0..TOWNSHIPS {
         regions.push(json!({"code": township(i), "name": format!("第{i}镇")}));
@@ -158,7 +160,7 @@ pub fn open_round(app: &TestApp) -> i64 {
 /// confirms every claim. Returns the two requests' durations.
 pub fn answer_and_confirm(app: &TestApp, round: i64, t: usize) -> (Duration, Duration) {
     let code = township(t);
-    let clerk = app.token(&["township_clerk"], &code, "clerk");
+    let clerk = app.token(&["township_clerk"], &code, &format!("xuyong-{t}-zfd"));
     let officer = app.token(&["department_officer"], COUNTY, "xuyong-zhzf");
     let claims = expect_json(
         app.get_as(

@@ -331,6 +331,12 @@ struct HeldAnchor {
     source: String,
 }
 
+/// The anchors by the sequence number they vouch for, or the first that is forged.
+enum Anchors {
+    Held(BTreeMap<i64, Vec<HeldAnchor>>),
+    Forged { source: String, problem: String },
+}
+
 /// Reads and checks the anchors: those kept in the database and any from outside it (a
 /// publication feed a portal saved). An anchor whose signature does not verify is itself
 /// a finding.
@@ -338,7 +344,7 @@ fn held_anchors(
     conn: &mut DbConnection,
     keys: &JwkSet,
     outside: &[String],
-) -> AppResult<Result<BTreeMap<i64, Vec<HeldAnchor>>, (String, String)>> {
+) -> AppResult<Anchors> {
     let stored: Vec<(i64, String)> = audit_anchors::table
         .order(audit_anchors::id.asc())
         .select((audit_anchors::id, audit_anchors::jws))
@@ -356,10 +362,11 @@ fn held_anchors(
     for (source, jws) in all {
         let payload = match keys.verify_compact(&jws) {
             Ok(payload) => payload,
-            Err(e) => return Ok(Err((source, e))),
+            Err(problem) => return Ok(Anchors::Forged { source, problem }),
         };
         let Ok(payload) = serde_json::from_slice::<AnchorPayload>(&payload) else {
-            return Ok(Err((source, "its payload is not an anchor".into())));
+            let problem = "its payload is not an anchor".into();
+            return Ok(Anchors::Forged { source, problem });
         };
         let source = match payload.subject.get("version") {
             Some(Value::String(version)) => format!("{source} (publication {version})"),
@@ -370,7 +377,7 @@ fn held_anchors(
             source,
         });
     }
-    Ok(Ok(held))
+    Ok(Anchors::Held(held))
 }
 
 /// Walks the whole chain in batches: every link and MAC (under `key`), the head, and
@@ -397,8 +404,8 @@ pub fn verify(
         keyed_from,
     };
     let anchors = match held_anchors(conn, keys, outside_anchors)? {
-        Ok(anchors) => anchors,
-        Err((source, problem)) => {
+        Anchors::Held(anchors) => anchors,
+        Anchors::Forged { source, problem } => {
             return Ok(report.bad(None, "anchor-signature", format!("{source}: {problem}")))
         }
     };

@@ -314,6 +314,10 @@ pub struct Review {
     pub findings: Vec<Finding>,
 }
 
+/// An approval as read for the public record: version, review, stage, organisation and its
+/// name, hash, person, time.
+type ApprovalRow = (i64, i64, String, String, String, String, String, NaiveDateTime);
+
 /// An organisation as the public record names it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct OrganisationName {
@@ -1195,16 +1199,7 @@ impl Versions {
     ) -> AppResult<HashMap<i64, Vec<PublicReview>>> {
         let mut reviews: HashMap<i64, Vec<Review>> = HashMap::new();
         for chunk in ids.chunks(500) {
-            let rows: Vec<(
-                i64,
-                i64,
-                String,
-                String,
-                String,
-                String,
-                String,
-                NaiveDateTime,
-            )> = version_reviews::table
+            let rows: Vec<ApprovalRow> = version_reviews::table
                 .filter(version_reviews::version_id.eq_any(chunk))
                 .filter(version_reviews::decision.eq("approve"))
                 .order(version_reviews::id.asc())

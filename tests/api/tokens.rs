@@ -24,6 +24,9 @@ fn claims(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
     claims
 }
 
+/// A case: what it is, and how it changes the claims.
+type Case = (&'static str, Box<dyn Fn(&mut serde_json::Value)>);
+
 fn read_audit(app: &TestApp, claims: serde_json::Value) -> reqwest::blocking::Response {
     app.get_as("/api/v1/audit?page_size=1", &app.token_with_claims(&claims))
 }
@@ -32,7 +35,7 @@ fn read_audit(app: &TestApp, claims: serde_json::Value) -> reqwest::blocking::Re
 fn tokens_outside_their_time_are_refused() {
     let app = TestApp::with_demo();
     expect_json(read_audit(&app, claims(|_| {})), 200);
-    let refused: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 7] = [
+    let refused: [Case; 7] = [
         (
             "not before tomorrow",
             Box::new(|c| c["nbf"] = json!(now() + 86_400)),
@@ -79,7 +82,7 @@ fn tokens_outside_their_time_are_refused() {
 #[test]
 fn a_minute_of_clock_skew_and_the_full_lifetime_are_accepted() {
     let app = TestApp::with_demo();
-    let accepted: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 4] = [
+    let accepted: [Case; 4] = [
         (
             "not before in 30 seconds",
             Box::new(|c| c["nbf"] = json!(now() + 30)),

@@ -1030,11 +1030,39 @@ fn every_forbidden_actor_is_refused() {
         ),
         403,
     );
+    // Whatever region its token names, a clerk answers only for the township its
+    // organisation belongs to; an unregistered organisation answers for none.
+    let county_wide_fuji_clerk = app.token(&["township_clerk"], LUXIAN, unit_of(FUJI));
+    expect_refusal(
+        answer(
+            &app,
+            round,
+            &county_wide_fuji_clerk,
+            CLAIMS_TOWNSHIP,
+            ok_answer.clone(),
+        ),
+        "unit-of-township",
+    );
+    for org in ["clerk-org", "luxian-zrzy", "luxian-sfj"] {
+        expect_refusal(
+            answer(
+                &app,
+                round,
+                &app.token(&["township_clerk"], CLAIMS_TOWNSHIP, org),
+                CLAIMS_TOWNSHIP,
+                ok_answer.clone(),
+            ),
+            "unit-of-township",
+        );
+    }
+    // A county-wide token of the township's own unit answers for it.
+    let county_wide_own_clerk =
+        app.token(&["township_clerk"], LUXIAN, unit_of(CLAIMS_TOWNSHIP));
     expect_json(
         answer(
             &app,
             round,
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &county_wide_own_clerk,
             CLAIMS_TOWNSHIP,
             ok_answer,
         ),
@@ -1051,9 +1079,13 @@ fn every_forbidden_actor_is_refused() {
         decide(&app, round, &officer(&app, "luxian-sfj"), confirm.clone()),
         403,
     );
-    expect_problem(
+    expect_refusal(
         decide(&app, round, &officer(&app, "no-such-org"), confirm.clone()),
-        403,
+        "department-of-county",
+    );
+    expect_refusal(
+        decide(&app, round, &officer(&app, "hejiang-zhzf"), confirm.clone()),
+        "department-of-county",
     );
     expect_problem(
         decide(

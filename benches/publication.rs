@@ -123,6 +123,38 @@ fn main() {
             20,
         ),
     );
+    // What signing adds: a county's document is signed once when published, each slice
+    // once when its version is rendered (and a filtered slice per answer).
+    let keys = quanze::keys::SigningKeys::new(
+        quanze::keys::read_signing_key(
+            &std::path::Path::new(&app.config.keys.dev_dir).join(quanze::keys::DEV_SIGNING_KEY),
+        )
+        .expect("the test server's signing key"),
+        Vec::new(),
+    );
+    let document = app
+        .get(&format!(
+            "/public/v1/counties/{COUNTY}/lists/power/versions/1"
+        ))
+        .bytes()
+        .unwrap();
+    let slice_bytes = app.get(&slice).bytes().unwrap();
+    for (what, bytes, runs) in [
+        ("document", &document, 20),
+        ("township slice", &slice_bytes, READS / 4),
+    ] {
+        let times = (0..runs)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(keys.sign_detached(bytes));
+                started.elapsed()
+            })
+            .collect();
+        summarise(
+            &format!("sign a {what} ({} KiB)", bytes.len() / 1024),
+            times,
+        );
+    }
     summarise(
         "diff of two published versions",
         time_gets(

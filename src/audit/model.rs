@@ -340,11 +340,7 @@ enum Anchors {
 /// Reads and checks the anchors: those kept in the database and any from outside it (a
 /// publication feed a portal saved). An anchor whose signature does not verify is itself
 /// a finding.
-fn held_anchors(
-    conn: &mut DbConnection,
-    keys: &JwkSet,
-    outside: &[String],
-) -> AppResult<Anchors> {
+fn held_anchors(conn: &mut DbConnection, keys: &JwkSet, outside: &[String]) -> AppResult<Anchors> {
     let stored: Vec<(i64, String)> = audit_anchors::table
         .order(audit_anchors::id.asc())
         .select((audit_anchors::id, audit_anchors::jws))

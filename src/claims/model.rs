@@ -283,33 +283,8 @@ pub fn reader_township(reader: &Principal) -> Option<String> {
     (reader.region.level() == Level::Township).then(|| reader.region.to_string())
 }
 
-/// A department officer acts for a department of the county registered as its `org`.
-pub const DEPARTMENT_OF_COUNTY: &str = "department-of-county";
 /// A township clerk acts for a unit of the township it answers for.
 pub const UNIT_OF_TOWNSHIP: &str = "unit-of-township";
-
-/// The department a department officer acts for, checked against the county.
-fn officer_department(
-    conn: &mut DbConnection,
-    actor: &Principal,
-    county: &RegionCode,
-) -> AppResult<Organisation> {
-    match Organisation::of_actor(conn, actor)? {
-        Some(org)
-            if org.kind == OrganisationKind::Department.as_str()
-                && org.region_code == county.as_str() =>
-        {
-            Ok(org)
-        }
-        _ => Err(AppError::refused(
-            DEPARTMENT_OF_COUNTY,
-            format!(
-                "your organisation {} is not a registered department of county {county}",
-                actor.org
-            ),
-        )),
-    }
-}
 
 /// A township clerk answers only for the township its organisation belongs to, whatever
 /// region its token names.
@@ -806,7 +781,7 @@ impl Claims {
             .any(|r| r.action.permission() == Permission::ConfirmClaims)
         {
             actor.require(Permission::ConfirmClaims, &county)?;
-            Some(officer_department(conn, actor, &county)?)
+            Some(Organisation::department_of_actor(conn, actor, &county)?)
         } else {
             None
         };

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use super::model::{DutyLists, Matter, MatterInput};
 use crate::audit;
 use crate::auth::{Permission, Principal};
-use crate::db::schema::{duty_admissions, organisations};
+use crate::db::schema::duty_admissions;
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult};
 use crate::http::{require_revision, PageRequest};
-use crate::organisations::OrganisationKind;
+use crate::organisations::Organisation;
 use crate::regions::RegionCode;
 
 /// Where a request stands.
@@ -189,22 +189,7 @@ impl Admissions {
         request: AdmissionRequest,
     ) -> AppResult<Admission> {
         actor.require(Permission::RequestDutyAdmission, county)?;
-        let org: Option<(String, String)> = organisations::table
-            .find(&actor.org)
-            .select((organisations::kind, organisations::region_code))
-            .first(conn)
-            .optional()?;
-        if org
-            != Some((
-                OrganisationKind::Department.as_str().into(),
-                county.to_string(),
-            ))
-        {
-            return Err(AppError::Forbidden(format!(
-                "your organisation {} is not a department of county {county}",
-                actor.org
-            )));
-        }
+        Organisation::department_of_actor(conn, actor, county)?;
         let mut proposal = request.proposal;
         proposal.normalise();
         let departments = super::model::county_departments(conn, county)?;

@@ -5,6 +5,7 @@ mod model;
 
 pub use model::{
     known_sectors, Organisation, OrganisationFilter, OrganisationInput, OrganisationKind,
+    DEPARTMENT_OF_COUNTY,
 };
 
 use actix_web::{delete, get, post, put, web, HttpResponse};

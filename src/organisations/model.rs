@@ -16,6 +16,9 @@ use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{require_revision, ImportReport, PageRequest};
 use crate::regions::{Level, RegionCode};
 
+/// The rule that a department officer acts for a registered department of the county.
+pub const DEPARTMENT_OF_COUNTY: &str = "department-of-county";
+
 /// What an organisation is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +236,30 @@ impl Organisation {
             .select(Organisation::as_select())
             .first(conn)
             .optional()?)
+    }
+
+    /// The department of `county` a department officer acts for: its `org` must be one,
+    /// registered; otherwise a refusal by [`DEPARTMENT_OF_COUNTY`].
+    pub fn department_of_actor(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+    ) -> AppResult<Organisation> {
+        match Organisation::of_actor(conn, actor)? {
+            Some(org)
+                if org.kind == OrganisationKind::Department.as_str()
+                    && org.region_code == county.as_str() =>
+            {
+                Ok(org)
+            }
+            _ => Err(AppError::refused(
+                DEPARTMENT_OF_COUNTY,
+                format!(
+                    "your organisation {} is not a registered department of county {county}",
+                    actor.org
+                ),
+            )),
+        }
     }
 
     /// The region it belongs to.

@@ -316,7 +316,16 @@ pub struct Review {
 
 /// An approval as read for the public record: version, review, stage, organisation and its
 /// name, hash, person, time.
-type ApprovalRow = (i64, i64, String, String, String, String, String, NaiveDateTime);
+type ApprovalRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+);
 
 /// An organisation as the public record names it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -872,7 +881,7 @@ impl Versions {
         }
         let organisation = Organisation::of_actor(conn, actor)?;
         let earlier = Versions::reviews(conn, version.id)?;
-        check_reviewer(
+        let organisation = check_reviewer(
             &Reviewing {
                 stage: input.stage,
                 holder: workflow.holder(input.stage)?,
@@ -883,7 +892,6 @@ impl Versions {
             actor,
             organisation.as_ref(),
         )?;
-        let organisation = organisation.expect("checked above");
         // Only findings need the content read back (a power list is megabytes).
         let document: Value = if input.findings.is_empty() {
             Value::Null

@@ -52,12 +52,12 @@ pub struct Reviewing<'a> {
 }
 
 /// Whether `actor`, acting for `organisation` (the registered organisation its `org`
-/// names, if any), may record this review.
-pub fn check_reviewer(
+/// names, if any), may record this review; the organisation that reviews when it may.
+pub fn check_reviewer<'o>(
     review: &Reviewing,
     actor: &Principal,
-    organisation: Option<&Organisation>,
-) -> AppResult<()> {
+    organisation: Option<&'o Organisation>,
+) -> AppResult<&'o Organisation> {
     check_stage_role(actor, review.stage)?;
     if let Some(role) = COMPILING_ROLES.iter().find(|r| actor.roles.contains(r)) {
         return Err(AppError::refused(
@@ -68,10 +68,10 @@ pub fn check_reviewer(
             ),
         ));
     }
-    let holds = organisation.is_some_and(|org| {
+    let holder = organisation.filter(|org| {
         org.kind == review.holder.as_str() && org.region_code == review.county.as_str()
     });
-    if !holds {
+    let Some(holder) = holder else {
         let what = match organisation {
             None => format!("{} is not a registered organisation", actor.org),
             Some(org) => format!(
@@ -88,7 +88,7 @@ pub fn check_reviewer(
                 review.county
             ),
         ));
-    }
+    };
     if review.version.submitted_by == actor.sub {
         return Err(AppError::refused(
             SUBMITTER_REVIEWS,
@@ -111,7 +111,7 @@ pub fn check_reviewer(
             ),
         ));
     }
-    Ok(())
+    Ok(holder)
 }
 
 #[cfg(test)]
@@ -186,9 +186,9 @@ mod tests {
         }
     }
 
-    fn rule(result: AppResult<()>) -> &'static str {
+    fn rule(result: AppResult<&Organisation>) -> &'static str {
         match result {
-            Ok(()) => "accepted",
+            Ok(_) => "accepted",
             Err(AppError::Refused { rule, .. }) => rule,
             Err(other) => panic!("not a refusal by rule: {other}"),
         }

@@ -1056,8 +1056,7 @@ fn every_forbidden_actor_is_refused() {
         );
     }
     // A county-wide token of the township's own unit answers for it.
-    let county_wide_own_clerk =
-        app.token(&["township_clerk"], LUXIAN, unit_of(CLAIMS_TOWNSHIP));
+    let county_wide_own_clerk = app.token(&["township_clerk"], LUXIAN, unit_of(CLAIMS_TOWNSHIP));
     expect_json(
         answer(
             &app,

@@ -28,8 +28,10 @@ pub struct Slice {
     pub bytes: Bytes,
     /// Its strong ETags (from the SHA-256 of the bytes).
     pub tags: EntityTags,
-    /// A detached JWS over the bytes, made with them.
-    pub signature: HeaderValue,
+    /// A detached JWS over the bytes, made on the first request for the slice and kept
+    /// beside them: rendering a county's list for one township's slice (a sweep across the
+    /// province) then signs that slice alone.
+    pub signature: OnDemand<HeaderValue>,
     /// The township's code, name and kind.
     pub township: Value,
     /// The same bytes gzip-compressed, made on the first request that accepts them.
@@ -154,10 +156,10 @@ impl SliceIndex {
     }
 }
 
-/// What some requests derive from cached bytes (a gzip copy, an item index): made at most
-/// once, by the first request that wants it, on a blocking thread (a county's document
-/// takes tens of milliseconds), and shared by the rest. The bytes never change, so neither
-/// does the outcome: a failure is kept too.
+/// What some requests derive from cached bytes (a gzip copy, an item index, a signature):
+/// made at most once, by the first request that wants it, on a blocking thread (a county's
+/// document takes tens of milliseconds), and shared by the rest. The bytes never change, so
+/// neither does the outcome: a failure is kept too.
 pub struct OnDemand<T>(Arc<OnceLock<Result<T, String>>>);
 
 impl<T> Default for OnDemand<T> {
@@ -171,7 +173,7 @@ impl<T: Send + Sync + 'static> OnDemand<T> {
     pub async fn get_or_make(
         &self,
         bytes: &Bytes,
-        make: fn(&[u8]) -> AppResult<T>,
+        make: impl FnOnce(&[u8]) -> AppResult<T> + Send + 'static,
     ) -> AppResult<&T> {
         if self.0.get().is_none() {
             let (cell, bytes) = (self.0.clone(), bytes.clone());
@@ -265,6 +267,9 @@ struct RawTownship<'a> {
 /// (about 3 % of a slice).
 const ON_DEMAND_RESERVE_DIVISOR: usize = 8;
 
+/// The share of the cache's budget kept for filtered slices, on top of it (one eighth).
+const FILTERED_SHARE_DIVISOR: usize = 8;
+
 /// `bytes` gzip-compressed, for clients that accept it.
 pub fn gzipped(bytes: &[u8]) -> AppResult<Bytes> {
     let mut encoder = flate2::write::GzEncoder::new(
@@ -303,7 +308,7 @@ impl Published {
                         township.code,
                         Slice {
                             tags: EntityTags::of(&sha256_hex(&bytes)),
-                            signature: signature_header(signer, &bytes),
+                            signature: OnDemand::default(),
                             bytes: Bytes::from(bytes),
                             township: meta,
                             gzip: OnDemand::default(),
@@ -411,6 +416,48 @@ pub fn slice_bytes<Item: serde::Serialize>(
     .expect("a slice serialises")
 }
 
+/// A filtered township slice, made, hashed and signed once.
+pub struct FilteredAnswer {
+    /// The answer's canonical JSON.
+    pub bytes: Bytes,
+    /// Its strong ETags.
+    pub tags: EntityTags,
+    /// Its detached JWS.
+    pub signature: HeaderValue,
+}
+
+/// Which filtered slice: the version, the township and the filter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FilteredKey {
+    version: i64,
+    township: Box<str>,
+    category: Option<Box<str>>,
+    domain: Option<Box<str>>,
+    high_frequency: Option<bool>,
+}
+
+impl FilteredKey {
+    /// The key of a filtered slice of a version's township.
+    pub fn new(version: i64, township: &str, filter: &SliceFilter) -> FilteredKey {
+        FilteredKey {
+            version,
+            township: township.into(),
+            category: filter.category.map(Into::into),
+            domain: filter.domain.map(Into::into),
+            high_frequency: filter.high_frequency,
+        }
+    }
+}
+
+/// Filtered slices are as immutable as the slices they are cut from, so each is made and
+/// signed once and kept, first in first out, within a budget of its own.
+#[derive(Default)]
+struct FilteredHeld {
+    by_key: HashMap<FilteredKey, Arc<FilteredAnswer>>,
+    arrival: VecDeque<FilteredKey>,
+    bytes: usize,
+}
+
 /// Hands memory freed by a rendering (the document read, evicted versions) back to the
 /// system. glibc keeps freed blocks in per-thread arenas, so a sweep across a province's
 /// lists would leave resident memory far above the cache's budget. Called on the cold path
@@ -458,6 +505,8 @@ impl Held {
 /// The caches.
 pub struct PublishedCache {
     versions: RwLock<Held>,
+    filtered: RwLock<FilteredHeld>,
+    filtered_budget: usize,
     in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
     in_force_ttl: Duration,
     max_bytes: usize,
@@ -470,6 +519,8 @@ impl PublishedCache {
     pub fn new(in_force_ttl: Duration, max_bytes: usize) -> PublishedCache {
         PublishedCache {
             versions: RwLock::new(Held::default()),
+            filtered: RwLock::new(FilteredHeld::default()),
+            filtered_budget: max_bytes / FILTERED_SHARE_DIVISOR,
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
             max_bytes,
@@ -532,6 +583,40 @@ impl PublishedCache {
         }
         *at = Instant::now();
         None
+    }
+
+    /// A filtered slice made before, if still held.
+    pub fn filtered(&self, key: &FilteredKey) -> Option<Arc<FilteredAnswer>> {
+        self.filtered
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_key
+            .get(key)
+            .cloned()
+    }
+
+    /// Keeps a filtered slice, letting the oldest go while over its budget.
+    pub fn keep_filtered(&self, key: FilteredKey, answer: FilteredAnswer) -> Arc<FilteredAnswer> {
+        let answer = Arc::new(answer);
+        let weight = answer.bytes.len();
+        if weight > self.filtered_budget {
+            return answer;
+        }
+        let mut held = self.filtered.write().unwrap_or_else(|p| p.into_inner());
+        while held.bytes + weight > self.filtered_budget {
+            let Some(oldest) = held.arrival.pop_front() else {
+                break;
+            };
+            if let Some(gone) = held.by_key.remove(&oldest) {
+                held.bytes -= gone.bytes.len();
+            }
+        }
+        if !held.by_key.contains_key(&key) {
+            held.bytes += weight;
+            held.arrival.push_back(key.clone());
+            held.by_key.insert(key, answer.clone());
+        }
+        answer
     }
 
     /// A rendered version from memory, if there.
@@ -618,6 +703,35 @@ mod tests {
             [b],
             "an item without the flag is not admitted"
         );
+    }
+
+    #[test]
+    fn filtered_slices_are_kept_oldest_out_within_their_budget() {
+        let cache = PublishedCache::new(Duration::from_secs(1), 8 * 100);
+        let answer = |size: usize| FilteredAnswer {
+            bytes: Bytes::from(vec![b' '; size]),
+            tags: EntityTags::of("00"),
+            signature: HeaderValue::from_static("x..y"),
+        };
+        let key = |version, category: &str| {
+            let filter = SliceFilter {
+                category: Some(category),
+                ..Default::default()
+            };
+            FilteredKey::new(version, "510521001000", &filter)
+        };
+        cache.keep_filtered(key(1, "01"), answer(40));
+        cache.keep_filtered(key(1, "02"), answer(40));
+        assert!(cache.filtered(&key(1, "01")).is_some());
+        assert!(cache.filtered(&key(2, "01")).is_none(), "another version");
+        cache.keep_filtered(key(1, "03"), answer(40));
+        assert!(cache.filtered(&key(1, "01")).is_none(), "the oldest went");
+        assert!(cache.filtered(&key(1, "02")).is_some());
+        assert!(cache.filtered(&key(1, "03")).is_some());
+        let huge = cache.keep_filtered(key(1, "04"), answer(500));
+        assert_eq!(huge.bytes.len(), 500, "answered, though not kept");
+        assert!(cache.filtered(&key(1, "04")).is_none());
+        assert!(cache.filtered(&key(1, "03")).is_some());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub use model::{
 };
 pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
@@ -41,7 +42,7 @@ pub struct Publication {
     /// Rendered published versions.
     pub cache: PublishedCache,
     /// Signs published documents, township slices and anchors of the audit chain.
-    pub signing: SigningKeys,
+    pub signing: Arc<SigningKeys>,
 }
 
 impl Publication {
@@ -51,7 +52,7 @@ impl Publication {
         signing: SigningKeys,
     ) -> Result<Publication, String> {
         Ok(Publication {
-            signing,
+            signing: Arc::new(signing),
             workflow: Workflow::from_config(config)?,
             cache: PublishedCache::new(
                 Duration::from_millis(config.in_force_cache_ms),

@@ -11,8 +11,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cache::{
-    gzipped, signature_header, slice_bytes, EntityTags, OnDemand, Published, SliceFilter,
-    SliceIndex,
+    gzipped, signature_header, slice_bytes, EntityTags, FilteredAnswer, FilteredKey, OnDemand,
+    Published, SliceFilter, SliceIndex,
 };
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
@@ -514,32 +514,50 @@ pub async fn public_township_power_list(
         high_frequency: query.high_frequency,
     };
     if filter.is_empty() {
+        let signer = state.publication.signing.clone();
+        let signature = slice
+            .signature
+            .get_or_make(&slice.bytes, move |bytes| {
+                Ok(signature_header(&signer, bytes))
+            })
+            .await?;
         return Ok(cached(
             &req,
             &slice.tags,
-            &slice.signature,
+            signature,
             negotiated(&req, &slice.bytes, &slice.gzip).await?,
             IN_FORCE,
             Some(&published.location),
         ));
     }
-    let index = slice
-        .index
-        .get_or_make(&slice.bytes, SliceIndex::build)
-        .await?;
-    let bytes = slice_bytes(
-        &published.version,
-        &published.county,
-        published.edition.as_deref(),
-        &slice.township,
-        &index.admitted(&slice.bytes, &filter)?,
-    );
-    // A filtered answer's bytes are made for this request, and signed as they are made.
+    let key = FilteredKey::new(published.version.id, code.as_str(), &filter);
+    let answer = match state.publication.cache.filtered(&key) {
+        Some(answer) => answer,
+        None => {
+            let index = slice
+                .index
+                .get_or_make(&slice.bytes, SliceIndex::build)
+                .await?;
+            let bytes = slice_bytes(
+                &published.version,
+                &published.county,
+                published.edition.as_deref(),
+                &slice.township,
+                &index.admitted(&slice.bytes, &filter)?,
+            );
+            let answer = FilteredAnswer {
+                tags: EntityTags::of(&sha256_hex(&bytes)),
+                signature: signature_header(&state.publication.signing, &bytes),
+                bytes: Bytes::from(bytes),
+            };
+            state.publication.cache.keep_filtered(key, answer)
+        }
+    };
     Ok(cached(
         &req,
-        &EntityTags::of(&sha256_hex(&bytes)),
-        &signature_header(&state.publication.signing, &bytes),
-        Encoded::Identity(Bytes::from(bytes)),
+        &answer.tags,
+        &answer.signature,
+        Encoded::Identity(answer.bytes.clone()),
         IN_FORCE,
         Some(&published.location),
     ))

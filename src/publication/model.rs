@@ -898,49 +898,11 @@ impl Versions {
         } else {
             serde_json::from_str(&Versions::content(conn, version.id)?)?
         };
-        let keys = keyed_items(kind, &document);
-        let mut errors = Vec::new();
-        for (i, f) in input.findings.iter().enumerate() {
-            if !keys.keys().any(|k| concerns(&f.item_code, k)) {
-                errors.push(FieldError::new(
-                    format!("findings[{i}].item_code"),
-                    format!("version {number} has no item {}", f.item_code),
-                ));
-            }
-            for (field, text) in [
-                ("problem", &f.problem),
-                ("change_required", &f.change_required),
-            ] {
-                if text.trim().is_empty() {
-                    errors.push(FieldError::new(
-                        format!("findings[{i}].{field}"),
-                        "must not be empty",
-                    ));
-                }
-            }
-            if f.law.as_deref().and_then(separator_problem).is_some() {
-                errors.push(FieldError::new(
-                    format!("findings[{i}].law"),
-                    "must be one line",
-                ));
-            }
-            if input.decision == Decision::Approve && f.severity == Severity::Blocking {
-                errors.push(FieldError::new(
-                    format!("findings[{i}].severity"),
-                    "an approval cannot carry a blocking finding; return the version instead",
-                ));
-            }
-        }
-        if input.decision == Decision::Return
-            && input.findings.is_empty()
-            && input.comments.trim().is_empty()
-        {
-            errors.push(FieldError::new(
-                "findings",
-                "a return says what must change: give findings or comments",
-            ));
-        }
-        AppError::check(errors)?;
+        AppError::check(check_findings(
+            &input,
+            number,
+            &keyed_items(kind, &document),
+        ))?;
         let stamp = now();
         let review_values = (
             version_reviews::version_id.eq(version.id),
@@ -1265,6 +1227,58 @@ impl Versions {
                 .load(conn)?,
         )
     }
+}
+
+/// Every problem with a review's findings at once: each must name an item of the version
+/// and say what is wrong and what must change; an approval carries no blocking finding; a
+/// return says what must change.
+fn check_findings(
+    input: &ReviewInput,
+    number: i32,
+    keys: &BTreeMap<String, &Value>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (i, f) in input.findings.iter().enumerate() {
+        if !keys.keys().any(|k| concerns(&f.item_code, k)) {
+            errors.push(FieldError::new(
+                format!("findings[{i}].item_code"),
+                format!("version {number} has no item {}", f.item_code),
+            ));
+        }
+        for (field, text) in [
+            ("problem", &f.problem),
+            ("change_required", &f.change_required),
+        ] {
+            if text.trim().is_empty() {
+                errors.push(FieldError::new(
+                    format!("findings[{i}].{field}"),
+                    "must not be empty",
+                ));
+            }
+        }
+        if f.law.as_deref().and_then(separator_problem).is_some() {
+            errors.push(FieldError::new(
+                format!("findings[{i}].law"),
+                "must be one line",
+            ));
+        }
+        if input.decision == Decision::Approve && f.severity == Severity::Blocking {
+            errors.push(FieldError::new(
+                format!("findings[{i}].severity"),
+                "an approval cannot carry a blocking finding; return the version instead",
+            ));
+        }
+    }
+    if input.decision == Decision::Return
+        && input.findings.is_empty()
+        && input.comments.trim().is_empty()
+    {
+        errors.push(FieldError::new(
+            "findings",
+            "a return says what must change: give findings or comments",
+        ));
+    }
+    errors
 }
 
 /// Whether a finding's item code concerns an item key: the same key, or the item code

@@ -133,6 +133,9 @@ pub enum AppError {
     /// The body is larger than the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The request target (path and query) is longer than accepted.
+    #[error("{0}")]
+    UriTooLong(String),
     /// The body's media type is not accepted here.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -182,6 +185,7 @@ impl AppError {
             AppError::PreconditionRequired => ("precondition-required", "Precondition required"),
             AppError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            AppError::UriTooLong(_) => ("uri-too-long", "URI too long"),
             AppError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type")
             }
@@ -242,6 +246,7 @@ impl ResponseError for AppError {
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             AppError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,4 +1,87 @@
-//! Text matching that does not care about script: 油烟 finds 油煙.
+//! Text as it enters and is matched: hygiene at the boundary (one normal form, no
+//! invisible characters, names on one trimmed line) and matching that does not care about
+//! script (油烟 finds 油煙).
+
+use serde_json::Value;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+
+use crate::error::FieldError;
+
+/// Whether a field names something (a code, a name, a title, a domain): such text is one
+/// trimmed line, so that two organisations that look the same are the same.
+pub fn names_something(field: &str) -> bool {
+    let key = field.rsplit(['.', ']']).next().unwrap_or(field);
+    matches!(key, "code" | "name" | "title" | "domain")
+        || key.ends_with("_code")
+        || key.ends_with("_name")
+}
+
+/// What is wrong with a piece of text a person typed, if anything: a control character
+/// (other than a tab or a line break in free text), an invisible format character
+/// (zero-width, bidirectional overrides, a byte-order mark), and in a name a line break,
+/// a tab or a non-breaking space.
+pub fn text_problem(text: &str, is_name: bool) -> Option<String> {
+    let bad = text.chars().find(|&c| {
+        (c.is_control() && (is_name || !matches!(c, '\t' | '\n' | '\r')))
+            || c.general_category() == GeneralCategory::Format
+            || (is_name && NOT_IN_NAMES.contains(&c))
+    })?;
+    let what = if NOT_IN_NAMES.contains(&bad) {
+        "a non-breaking space or a line separator"
+    } else if bad.is_control() {
+        "a control character or a line break"
+    } else {
+        "an invisible formatting character"
+    };
+    Some(format!(
+        "contains {what} (U+{:04X}); type it again without",
+        bad as u32
+    ))
+}
+
+/// Spaces that do not break and separators that do, which a name never holds.
+const NOT_IN_NAMES: [char; 5] = ['\u{00A0}', '\u{2007}', '\u{202F}', '\u{2028}', '\u{2029}'];
+
+/// Text in its one normal form (NFC), trimmed when it names something; the problem with
+/// it, if any, as a field error at `field`.
+pub fn clean(field: &str, text: &mut String) -> Option<FieldError> {
+    let is_name = names_something(field);
+    if is_nfc_quick(text.chars()) != IsNormalized::Yes {
+        *text = text.nfc().collect();
+    }
+    // Checked before trimming: a name ending in a non-breaking space is refused, not
+    // quietly made equal to another.
+    let problem = text_problem(text, is_name).map(|message| FieldError::new(field, message));
+    if is_name && text.trim().len() != text.len() {
+        *text = text.trim().to_string();
+    }
+    problem
+}
+
+/// Cleans every string of a JSON document in place (see [`clean`]), naming each bad field
+/// by its path (`items[2].name`).
+pub fn clean_json(value: &mut Value, path: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        Value::String(text) => errors.extend(clean(path, text)),
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                clean_json(item, &format!("{path}[{i}]"), errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields.iter_mut() {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                clean_json(item, &path, errors);
+            }
+        }
+        _ => {}
+    }
+}
 
 /// Folds text for matching: traditional characters to simplified, full-width ASCII to
 /// half-width, letters to lower case.
@@ -42,6 +125,41 @@ mod tests {
         assert_eq!(fold("餐飲業油煙"), fold("餐饮业油烟"));
         assert!(searchable(&["餐饮服务业油烟污染的监管"]).contains(&fold("油煙")));
         assert_eq!(fold("ＡＢＣ１"), "abc1");
+    }
+
+    #[test]
+    fn names_are_one_visible_line_in_one_normal_form() {
+        let clean_as = |field: &str, text: &str| {
+            let mut text = text.to_string();
+            let problem = clean(field, &mut text);
+            (text, problem.map(|p| p.field))
+        };
+        for invisible in ['\u{200B}', '\u{202E}', '\u{FEFF}', '\u{00A0}', '\u{0007}'] {
+            let name = format!("泸县自然资源和规划局{invisible}");
+            assert_eq!(
+                clean_as("items[0].name", &name).1.as_deref(),
+                Some("items[0].name"),
+                "U+{:04X}",
+                invisible as u32
+            );
+        }
+        assert_eq!(
+            clean_as("name", "  泸县司法局 "),
+            ("泸县司法局".into(), None)
+        );
+        // Decomposed é becomes the composed one.
+        assert_eq!(clean_as("title", "e\u{301}").0, "\u{e9}");
+        // Free text keeps its lines and tabs, but no invisible characters.
+        assert_eq!(clean_as("comments", "第一条\n\t第二条").1, None);
+        assert_eq!(
+            clean_as("comments", "a\u{202E}b").1.as_deref(),
+            Some("comments")
+        );
+        assert_eq!(clean_as("comments", "a\u{00A0}b").1, None);
+        assert_eq!(
+            clean_as("unit_code", "x\ny").1.as_deref(),
+            Some("unit_code")
+        );
     }
 
     #[test]

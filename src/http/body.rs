@@ -98,13 +98,11 @@ pub async fn read_limited(payload: &mut Payload, limit: usize) -> Result<web::By
     Ok(body.freeze())
 }
 
-/// Parses JSON, naming the path of the first bad field on failure.
+/// Parses JSON, naming the path of the first bad field on failure. Every string is
+/// cleaned at this boundary first (one normal form, no invisible characters, names on one
+/// trimmed line: [`crate::text::clean`]), 422 listing every field that is not.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let message = inner.to_string();
+    let malformed = |path: String, message: String| {
         let field = if path == "." || path.is_empty() {
             "body".to_string()
         } else {
@@ -114,6 +112,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             detail: format!("the body is not valid JSON for this request: {message}"),
             errors: vec![FieldError::new(field, message)],
         }
+    };
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| malformed(String::new(), e.to_string()))?;
+    let mut errors = Vec::new();
+    crate::text::clean_json(&mut value, "", &mut errors);
+    AppError::check(errors)?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        malformed(path, err.into_inner().to_string())
     })
 }
 

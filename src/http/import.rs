@@ -7,6 +7,7 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::body::{parse_json, read_limited, BodyLimits};
@@ -87,15 +88,10 @@ impl ImportBody {
 }
 
 /// Parses CSV rows into `T` (by header names), collecting every bad row. Rows are
-/// numbered as a spreadsheet shows them: the header is row 1.
+/// numbered as a spreadsheet shows them: the header is row 1. The file may be UTF-8 (with
+/// or without a BOM) or GB18030/GBK, as Excel and WPS save CSV on Chinese Windows.
 pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, AppError> {
-    let text =
-        std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)).map_err(|e| {
-            malformed(vec![FieldError::new(
-                "body",
-                format!("the file is not UTF-8: {e}"),
-            )])
-        })?;
+    let text = decode_csv(bytes)?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
@@ -105,6 +101,7 @@ pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, A
         .clone();
     let mut rows = Vec::new();
     let mut errors = Vec::new();
+    let mut unclean = Vec::new();
     // Rows are counted by record, not by line: a quoted cell may span several lines.
     for (index, record) in reader.records().enumerate() {
         let row = index + 2;
@@ -118,7 +115,16 @@ pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, A
         if record.iter().all(str::is_empty) {
             continue;
         }
-        match record.deserialize::<T>(Some(&headers)) {
+        let mut cleaned = csv::StringRecord::with_capacity(record.as_slice().len(), record.len());
+        for (i, cell) in record.iter().enumerate() {
+            let mut cell = cell.to_string();
+            let field = headers.get(i).unwrap_or("row");
+            if let Some(problem) = crate::text::clean(field, &mut cell) {
+                unclean.push(problem.in_row(row));
+            }
+            cleaned.push_field(&cell);
+        }
+        match cleaned.deserialize::<T>(Some(&headers)) {
             Ok(value) => rows.push((row, value)),
             Err(e) => {
                 let field = match e.kind() {
@@ -137,11 +143,40 @@ pub fn parse_csv<T: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<(usize, T)>, A
             }
         }
     }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(malformed(errors))
+    if !errors.is_empty() {
+        return Err(malformed(errors));
     }
+    AppError::check(unclean)?;
+    Ok(rows)
+}
+
+/// The text of a CSV file: UTF-8 when it says so (a BOM) or is valid UTF-8, otherwise
+/// GB18030 (a superset of GBK and GB2312) when it decodes without a fault.
+pub fn decode_csv(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, AppError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return std::str::from_utf8(rest)
+            .map(Into::into)
+            .map_err(|e| not_text(format!("the file says it is UTF-8 but is not: {e}")));
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(not_text(
+            "the file is UTF-16 (\"Unicode text\"); save it as CSV UTF-8 or CSV".into(),
+        ));
+    }
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(text.into());
+    }
+    let (text, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+    if had_errors {
+        return Err(not_text(
+            "the file is neither UTF-8 nor GB18030/GBK text".into(),
+        ));
+    }
+    Ok(text)
+}
+
+fn not_text(message: String) -> AppError {
+    malformed(vec![FieldError::new("body", message)])
 }
 
 fn malformed(errors: Vec<FieldError>) -> AppError {
@@ -154,17 +189,39 @@ fn malformed(errors: Vec<FieldError>) -> AppError {
     }
 }
 
-/// Writes rows as CSV with a header row.
+/// Writes rows as CSV with a header row. A text cell that a spreadsheet would run as a
+/// formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return) is written with
+/// a `'` before it, OWASP's rule against CSV injection: the export carries text that
+/// township clerks and departments typed into a county's spreadsheet. Numbers stay numbers.
 pub fn write_csv<T: Serialize>(rows: impl IntoIterator<Item = T>) -> Result<Vec<u8>, AppError> {
+    let failed = |e: &dyn std::fmt::Display| AppError::Internal(format!("CSV export failed: {e}"));
     let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header_written = false;
     for row in rows {
+        let Value::Object(fields) = serde_json::to_value(row).map_err(|e| failed(&e))? else {
+            return Err(AppError::Internal("a CSV row is not a record".into()));
+        };
+        if !header_written {
+            writer.write_record(fields.keys()).map_err(|e| failed(&e))?;
+            header_written = true;
+        }
         writer
-            .serialize(row)
-            .map_err(|e| AppError::Internal(format!("CSV export failed: {e}")))?;
+            .write_record(fields.values().map(csv_cell))
+            .map_err(|e| failed(&e))?;
     }
-    writer
-        .into_inner()
-        .map_err(|e| AppError::Internal(format!("CSV export failed: {e}")))
+    writer.into_inner().map_err(|e| failed(&e))
+}
+
+/// One cell's text, neutralised when a spreadsheet would read it as a formula.
+fn csv_cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+            format!("'{text}")
+        }
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// The outcome of an import.

@@ -33,6 +33,17 @@ impl PageParams {
             ));
         }
         AppError::check(errors)?;
+        // The rows skipped must be a number the database takes; a page past the end of
+        // the list is simply empty.
+        if (page - 1).checked_mul(size).is_none() {
+            return Err(AppError::invalid(
+                "page",
+                format!(
+                    "must be at most {} with page_size {size}",
+                    i64::MAX / size + 1
+                ),
+            ));
+        }
         Ok(PageRequest { page, size })
     }
 }
@@ -47,9 +58,9 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Rows to skip.
+    /// Rows to skip (checked not to overflow when the request was resolved).
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.size
+        (self.page - 1).saturating_mul(self.size)
     }
 
     /// Wraps one page of results.
@@ -74,4 +85,28 @@ pub struct Page<T> {
     pub page_size: i64,
     /// Items in the whole list.
     pub total: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(page: i64, size: i64) -> Result<PageRequest, Vec<String>> {
+        PageParams {
+            page: Some(page),
+            page_size: Some(size),
+        }
+        .resolve()
+        .map_err(|e| e.problem().errors.into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn pages_whose_offset_would_overflow_are_refused_naming_the_page() {
+        assert_eq!(resolve(i64::MAX, 50).unwrap_err(), ["page"]);
+        assert_eq!(resolve(i64::MAX / 50 + 2, 50).unwrap_err(), ["page"]);
+        let last = resolve(i64::MAX / 50 + 1, 50).unwrap();
+        assert!(last.offset() > 0);
+        assert_eq!(resolve(i64::MAX, 1).unwrap().offset(), i64::MAX - 1);
+        assert_eq!(resolve(0, 0).unwrap_err(), ["page", "page_size"]);
+    }
 }

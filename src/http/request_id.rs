@@ -4,6 +4,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use tracing::Instrument;
 
+use crate::error::AppError;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A process-unique id without a system call per request: a random prefix drawn once
@@ -15,6 +17,29 @@ fn next_id() -> String {
         LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{}-{:x}", *PREFIX, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The longest request target (path and query) answered; longer ones are 414 problems.
+/// (The HTTP parser itself answers targets past 64 KiB, without a body.)
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// What no route accepts, refused before routing as a problem: an over-long target, and
+/// a NUL character in a query parameter (a database would cut the text short there).
+fn screen(req: &ServiceRequest) -> Result<(), AppError> {
+    let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+    if target.len() > MAX_URI_BYTES {
+        return Err(AppError::UriTooLong(format!(
+            "the request target is {} bytes; at most {MAX_URI_BYTES} are accepted",
+            target.len()
+        )));
+    }
+    for pair in req.query_string().split('&') {
+        if pair.contains("%00") {
+            let field = pair.split('=').next().unwrap_or("query");
+            return Err(AppError::invalid(field, "must not contain a NUL character"));
+        }
+    }
+    Ok(())
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` if sane, else a new one),
@@ -31,6 +56,14 @@ pub async fn request_id(
         .map(str::to_string)
         .unwrap_or_else(next_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    if let Err(refused) = screen(&req) {
+        let _entered = span.enter();
+        tracing::info!(
+            status = refused.problem().status,
+            "request refused before routing"
+        );
+        return Err(refused.into());
+    }
     let started = std::time::Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let _entered = span.enter();

@@ -11,6 +11,7 @@ mod authz;
 mod catalogue;
 mod foundation;
 mod generate;
+mod hostile;
 mod organisations;
 mod regions;
 mod tokens;

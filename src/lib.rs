@@ -126,6 +126,7 @@ pub fn build_app(
         .app_data(http::payload_config(service.limits.import))
         .configure(routes)
         .default_service(web::to(http::not_found))
+        .wrap(from_fn(http::idempotency))
         .wrap(Compress::default())
         .wrap(from_fn(http::request_id))
 }

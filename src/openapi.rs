@@ -180,6 +180,43 @@ fn add_standard(op: &mut Operation, writes: bool) {
     );
 }
 
+/// Every authenticated POST takes `Idempotency-Key` (see `http::idempotency`).
+fn add_idempotency_key(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    op.parameters.get_or_insert_with(Vec::new).push(
+        ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "A key of 1 to 255 visible ASCII characters (a UUID) that makes a retry safe: \
+                 a retry with the same key and request replays the first successful answer \
+                 (with `Idempotent-Replayed: true`) for 24 hours; the same key with another \
+                 request is 422; while the first still runs, 409.",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(255)),
+            ))
+            .build(),
+    );
+    for (status, description) in [
+        (
+            "409",
+            "Conflict with the current state, or the first request with this Idempotency-Key is still running",
+        ),
+        ("422", "Validation failed; `errors` lists every bad field"),
+    ] {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| problem(description));
+    }
+}
+
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -203,6 +240,9 @@ impl Modify for StandardResponses {
                 if let Some(op) = op.as_mut() {
                     add_standard(op, writes);
                 }
+            }
+            if let Some(op) = item.post.as_mut().filter(|op| op.security.is_some()) {
+                add_idempotency_key(op);
             }
         }
     }

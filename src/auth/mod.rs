@@ -302,6 +302,11 @@ fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, AppError> {
     Principal::from_claims(claims).map(Some)
 }
 
+/// The subject of a request's valid bearer token, if it carries one.
+pub fn subject(req: &HttpRequest) -> Option<String> {
+    authenticate(req).ok().flatten().map(|p| p.sub)
+}
+
 impl FromRequest for Principal {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;

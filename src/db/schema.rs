@@ -106,6 +106,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (owner, idem_key) {
+        owner -> Text,
+        idem_key -> Text,
+        fingerprint -> Text,
+        target -> Text,
+        status -> Nullable<Integer>,
+        headers -> Nullable<Text>,
+        body -> Nullable<Binary>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_anchors (id) {
         id -> BigInt,
         seq -> BigInt,

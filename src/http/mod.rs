@@ -3,12 +3,14 @@
 
 mod body;
 mod concurrency;
+pub mod idempotency;
 mod import;
 mod pagination;
 mod request_id;
 
 pub use body::{validate, BodyLimits, ValidJson};
 pub use concurrency::{etag_value, require_revision, IfMatch};
+pub use idempotency::idempotency;
 pub use import::{
     cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, separator_problem,
     write_csv, Format, ImportBody, ImportParams, ImportReport,

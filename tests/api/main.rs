@@ -14,4 +14,5 @@ mod generate;
 mod hostile;
 mod organisations;
 mod regions;
+mod retries;
 mod tokens;

@@ -2582,15 +2582,19 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
     assert_eq!(sha256(&before.1), hash_of(&app, "duty", 1));
 
     let db = quanze::db::Db::connect(&app.db_url, 1, std::time::Duration::from_secs(5)).unwrap();
-    let reverted: Vec<String> = (0..2)
+    let reverted: Vec<String> = (0..4)
         .map(|_| db.revert_last_migration().expect("revert"))
         .collect();
-    assert_eq!(reverted, ["20261127000007", "20261121000006"]);
-    let reverted: Vec<String> = (0..1)
-        .map(|_| db.revert_last_migration().expect("revert"))
-        .collect();
-    assert_eq!(reverted, ["20261121000005"]);
-    assert_eq!(db.migrate().expect("migrate again"), 3);
+    assert_eq!(
+        reverted,
+        [
+            "20261127000008",
+            "20261127000007",
+            "20261121000006",
+            "20261121000005"
+        ]
+    );
+    assert_eq!(db.migrate().expect("migrate again"), 4);
 
     assert_eq!(document("power"), before.0, "the published power list");
     assert_eq!(document("duty"), before.1, "the duty list under review");

@@ -27,6 +27,32 @@ pub struct Config {
     /// The keys that sign publications and the audit chain.
     #[serde(default)]
     pub keys: KeysConfig,
+    /// Bounds on expensive work.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on expensive answers (diffs, statistics, exports, the audit check).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// How many of each class are made at once.
+    pub expensive_concurrency: usize,
+    /// How long a request waits for a place before a 503, in milliseconds.
+    pub expensive_wait_ms: u64,
+    /// Memory for answers about immutable things (diffs of published editions and
+    /// versions), rendered once and shared, in bytes.
+    pub shared_answer_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            expensive_concurrency: 4,
+            expensive_wait_ms: 2000,
+            shared_answer_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 /// Where the service's own keys are. An empty file name means a development key, made
@@ -232,6 +258,15 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_JWT_PUBLIC_KEY_FILE") {
             self.jwt.public_key_file = v;
+        }
+        if let Some(v) = get("QUANZE_EXPENSIVE_CONCURRENCY") {
+            self.limits.expensive_concurrency = number("QUANZE_EXPENSIVE_CONCURRENCY", v)?;
+        }
+        if let Some(v) = get("QUANZE_EXPENSIVE_WAIT_MS") {
+            self.limits.expensive_wait_ms = number("QUANZE_EXPENSIVE_WAIT_MS", v)?;
+        }
+        if let Some(v) = get("QUANZE_SHARED_ANSWER_BYTES") {
+            self.limits.shared_answer_bytes = number("QUANZE_SHARED_ANSWER_BYTES", v)?;
         }
         if let Some(v) = get("QUANZE_JWT_MAX_LIFETIME_SECS") {
             self.jwt.max_lifetime_secs = number("QUANZE_JWT_MAX_LIFETIME_SECS", v)?;

@@ -139,6 +139,9 @@ pub enum AppError {
     /// The body's media type is not accepted here.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too much expensive work of this kind is under way; retry after a moment.
+    #[error("{0}")]
+    Overloaded(String),
     /// The database cannot be reached right now.
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
@@ -190,6 +193,7 @@ impl AppError {
                 ("unsupported-media-type", "Unsupported media type")
             }
             AppError::Unavailable => ("service-unavailable", "Service unavailable"),
+            AppError::Overloaded(_) => ("overloaded", "Service unavailable"),
             AppError::Internal(_) => ("internal-error", "Internal server error"),
         }
     }
@@ -248,7 +252,7 @@ impl ResponseError for AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable | AppError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -260,7 +264,7 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         match self {
-            AppError::Unavailable => {
+            AppError::Unavailable | AppError::Overloaded(_) => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
             }
             AppError::Unauthorized(_) => {

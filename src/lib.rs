@@ -43,6 +43,10 @@ pub struct AppState {
     pub db: Db,
     /// The publication workflow and the caches of published versions.
     pub publication: Arc<publication::Publication>,
+    /// Bounds on expensive work.
+    pub gates: Arc<http::expensive::Gates>,
+    /// Expensive answers about immutable things, made once and shared.
+    pub shared: Arc<http::expensive::SharedAnswers>,
 }
 
 /// Everything `build_app` needs, built once per process.
@@ -80,6 +84,10 @@ impl Service {
             state: AppState {
                 db,
                 publication: Arc::new(publication),
+                gates: Arc::new(http::expensive::Gates::new(&config.limits)),
+                shared: Arc::new(http::expensive::SharedAnswers::new(
+                    config.limits.shared_answer_bytes,
+                )),
             },
             keys: Arc::new(keys),
             limits: BodyLimits {

@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult};
+use crate::http::expensive::WorkClass;
 use crate::http::{Page, PageParams};
 use crate::AppState;
 
@@ -103,9 +104,9 @@ pub async fn verify_audit_chain(
     principal.require(Permission::ReadAudit, &principal.region)?;
     let key = state.db.audit_key()?;
     let publication = state.publication.clone();
-    let report = state
+    let read = state
         .db
-        .read(move |conn| model::verify(conn, &key, publication.signing.jwk_set(), &[]))
-        .await?;
+        .read(move |conn| model::verify(conn, &key, publication.signing.jwk_set(), &[]));
+    let report = state.gates.run(WorkClass::AuditCheck, read).await?;
     Ok(web::Json(report))
 }

@@ -15,13 +15,14 @@ pub use transfer::{
 };
 
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{MaybePrincipal, Permission, Principal};
 use crate::db::schema::{item_categories, sectors};
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::expensive::{shared_json, WorkClass};
 use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
     Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
@@ -374,16 +375,14 @@ async fn export(
     code: String,
     format: Format,
 ) -> AppResult<HttpResponse> {
-    let (bytes, edition_code) = state
-        .db
-        .read(move |conn| {
-            let edition = Edition::find(conn, &code)?;
-            edition.ensure_readable(reader.as_ref())?;
-            let items = Items::all(conn, &code)?;
-            let view = edition.view(conn)?;
-            Ok((transfer::render(view, items, format)?, code))
-        })
-        .await?;
+    let read = state.db.read(move |conn| {
+        let edition = Edition::find(conn, &code)?;
+        edition.ensure_readable(reader.as_ref())?;
+        let items = Items::all(conn, &code)?;
+        let view = edition.view(conn)?;
+        Ok((transfer::render(view, items, format)?, code))
+    });
+    let (bytes, edition_code) = state.gates.run(WorkClass::Export, read).await?;
     Ok(download(
         bytes,
         format,
@@ -617,23 +616,56 @@ pub struct DiffQuery {
     pub to: String,
 }
 
+/// A diff of two editions. Two published (or retired) editions never change, so their
+/// diff is made once and shared by every reader; a diff with a draft is made each time.
 async fn diff_of(
+    req: &HttpRequest,
     state: &AppState,
     reader: Option<Principal>,
     query: DiffQuery,
-) -> AppResult<web::Json<EditionDiff>> {
-    let result = state
-        .db
-        .read(move |conn| {
-            for code in [&query.from, &query.to] {
-                Edition::find(conn, code)?.ensure_readable(reader.as_ref())?;
-            }
-            let from = Items::all(conn, &query.from)?;
-            let to = Items::all(conn, &query.to)?;
-            Ok(diff::diff(&query.from, from, &query.to, to))
+) -> AppResult<HttpResponse> {
+    let DiffQuery { from, to } = query;
+    let immutable = {
+        let (from, to) = (from.clone(), to.clone());
+        state
+            .db
+            .read(move |conn| {
+                let mut immutable = true;
+                for code in [&from, &to] {
+                    let edition = Edition::find(conn, code)?;
+                    edition.ensure_readable(reader.as_ref())?;
+                    immutable &= edition.status != "draft";
+                }
+                Ok(immutable)
+            })
+            .await?
+    };
+    let key = format!("catalogue-diff\n{from}\n{to}");
+    let db = state.db.clone();
+    let render = move || {
+        db.read_blocking(|conn| {
+            let (old, new) = (Items::all(conn, &from)?, Items::all(conn, &to)?);
+            Ok(serde_json::to_vec(&diff::diff(&from, old, &to, new))?)
         })
+    };
+    if immutable {
+        let answer = state
+            .shared
+            .get_or_render(&state.gates, WorkClass::Diff, key, render)
+            .await?;
+        return Ok(shared_json(
+            req,
+            &answer,
+            "public, max-age=31536000, immutable",
+        ));
+    }
+    let bytes = state
+        .gates
+        .run(WorkClass::Diff, async { web::block(render).await? })
         .await?;
-    Ok(web::Json(result))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes))
 }
 
 /// Compare two editions by item code: added, removed, and changed with the changed fields.
@@ -645,11 +677,12 @@ async fn diff_of(
 )]
 #[get("/api/v1/catalogue/diff")]
 pub async fn diff_editions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     reader: MaybePrincipal,
     query: web::Query<DiffQuery>,
-) -> AppResult<web::Json<EditionDiff>> {
-    diff_of(&state, reader.0, query.into_inner()).await
+) -> AppResult<HttpResponse> {
+    diff_of(&req, &state, reader.0, query.into_inner()).await
 }
 
 /// Published and retired catalogue editions, for portals. No token.
@@ -736,10 +769,11 @@ pub async fn public_export_edition(
 #[utoipa::path(tag = "public", params(DiffQuery), responses((status = 200, body = EditionDiff)))]
 #[get("/public/v1/catalogue/diff")]
 pub async fn public_diff_editions(
+    req: HttpRequest,
     state: web::Data<AppState>,
     query: web::Query<DiffQuery>,
-) -> AppResult<web::Json<EditionDiff>> {
-    diff_of(&state, None, query.into_inner()).await
+) -> AppResult<HttpResponse> {
+    diff_of(&req, &state, None, query.into_inner()).await
 }
 
 /// Reads an import for the command line (JSON or CSV by file extension).

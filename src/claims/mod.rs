@@ -25,6 +25,7 @@ use validator::Validate;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::expensive::WorkClass;
 use crate::http::{with_etag, write_csv, IfMatch, Page, PageParams, ValidJson};
 use crate::regions::{county_path, Level, RegionCode};
 use crate::AppState;
@@ -241,10 +242,9 @@ pub async fn export_claims(
     let round = readable_round(&state, &principal, round.into_inner()).await?;
     let filter = claim_filter(&principal, query.into_inner())?;
     let id = round.id;
-    let claims = state
-        .db
-        .read(move |conn| Claims::all(conn, id, &filter))
-        .await?;
+    let read = state.db.read(move |conn| Claims::all(conn, id, &filter));
+    let _pass = state.gates.enter(WorkClass::Export).await?;
+    let claims = read.await?;
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend(write_csv(claims.iter().map(|c| ClaimCsvRow {
         township: &c.township,
@@ -286,10 +286,10 @@ pub async fn get_round_statistics(
 ) -> AppResult<web::Json<RoundStatistics>> {
     let round = readable_round(&state, &principal, round.into_inner()).await?;
     let township = model::reader_township(&principal);
-    let stats = state
+    let read = state
         .db
-        .read(move |conn| round_statistics(conn, round.id, township.as_deref()))
-        .await?;
+        .read(move |conn| round_statistics(conn, round.id, township.as_deref()));
+    let stats = state.gates.run(WorkClass::Statistics, read).await?;
     Ok(web::Json(stats))
 }
 

@@ -25,6 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Permission, Principal};
 use crate::db::schema::regions;
 use crate::error::{AppError, AppResult, Problem};
+use crate::http::expensive::WorkClass;
 use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
     Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
@@ -299,14 +300,12 @@ pub async fn export_duty_list(
     principal.require_related(Permission::ReadDutyList, &county)?;
     let format = query.format.unwrap_or(Format::Json);
     let name = county.to_string();
-    let bytes = state
-        .db
-        .read(move |conn| {
-            let list = DutyLists::header(conn, &county)?;
-            let matters = DutyLists::all(conn, &county)?;
-            transfer::render(list, &matters, format)
-        })
-        .await?;
+    let read = state.db.read(move |conn| {
+        let list = DutyLists::header(conn, &county)?;
+        let matters = DutyLists::all(conn, &county)?;
+        transfer::render(list, &matters, format)
+    });
+    let bytes = state.gates.run(WorkClass::Export, read).await?;
     Ok(download(bytes, format, &format!("duty-list-{name}")))
 }
 
@@ -326,10 +325,8 @@ pub async fn get_duty_statistics(
 ) -> AppResult<web::Json<DutyStatistics>> {
     let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
-    let stats = state
-        .db
-        .read(move |conn| duty_statistics(conn, &county))
-        .await?;
+    let read = state.db.read(move |conn| duty_statistics(conn, &county));
+    let stats = state.gates.run(WorkClass::Statistics, read).await?;
     Ok(web::Json(stats))
 }
 

@@ -3,6 +3,7 @@
 
 mod body;
 mod concurrency;
+pub mod expensive;
 pub mod idempotency;
 mod import;
 mod pagination;

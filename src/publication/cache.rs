@@ -18,6 +18,7 @@ use super::document::{sha256_hex, ListKind};
 use super::model::{Version, Versions};
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
+use crate::http::expensive::release_freed_memory;
 use crate::keys::SigningKeys;
 use crate::regions::RegionCode;
 use crate::text::searchable;
@@ -456,19 +457,6 @@ struct FilteredHeld {
     by_key: HashMap<FilteredKey, Arc<FilteredAnswer>>,
     arrival: VecDeque<FilteredKey>,
     bytes: usize,
-}
-
-/// Hands memory freed by a rendering (the document read, evicted versions) back to the
-/// system. glibc keeps freed blocks in per-thread arenas, so a sweep across a province's
-/// lists would leave resident memory far above the cache's budget. Called on the cold path
-/// only, after each rendering. (A fixed `M_MMAP_THRESHOLD` instead bounded memory as well but
-/// slowed the hot path: the load benchmark's slice fell from 0.90 of the limit to 0.68.)
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 type InForceKey = (String, ListKind, NaiveDate);

@@ -20,6 +20,7 @@ use super::model::{PublicReview, Version, Versions};
 use crate::audit::Anchor;
 use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
+use crate::http::expensive::{shared_json, WorkClass};
 use crate::keys::JwkSet;
 use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
@@ -450,21 +451,31 @@ pub struct VersionDiffQuery {
 )]
 #[get("/public/v1/counties/{county}/lists/{kind}/diff")]
 pub async fn public_diff(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     query: web::Query<VersionDiffQuery>,
-) -> AppResult<web::Json<DocumentDiff>> {
+) -> AppResult<HttpResponse> {
     let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let from = published_version(&state, county.clone(), kind, query.from).await?;
-    let to = published_version(&state, county, kind, query.to).await?;
-    let diff = web::block(move || -> AppResult<DocumentDiff> {
-        let a: Value = serde_json::from_slice(&from.bytes)?;
-        let b: Value = serde_json::from_slice(&to.bytes)?;
-        Ok(diff_documents(kind, &a, &b))
-    })
-    .await??;
-    Ok(web::Json(diff))
+    let to = published_version(&state, county.clone(), kind, query.to).await?;
+    // Published versions never change: their diff is made once and shared.
+    let key = format!(
+        "version-diff\n{county}\n{}\n{}\n{}",
+        kind.as_str(),
+        query.from,
+        query.to
+    );
+    let answer = state
+        .shared
+        .get_or_render(&state.gates, WorkClass::Diff, key, move || {
+            let a: Value = serde_json::from_slice(&from.bytes)?;
+            let b: Value = serde_json::from_slice(&to.bytes)?;
+            Ok(serde_json::to_vec(&diff_documents(kind, &a, &b))?)
+        })
+        .await?;
+    Ok(shared_json(&req, &answer, IMMUTABLE))
 }
 
 /// Filters on a township's power list.

@@ -399,3 +399,71 @@ fn an_over_long_address_is_a_problem_too() {
         .unwrap();
     expect_problem(response, 400);
 }
+
+#[test]
+fn a_diff_of_published_editions_is_made_once_and_revalidates() {
+    let app = TestApp::with_demo();
+    let admin = app.admin();
+    expect_json(
+        app.post(
+            "/api/v1/catalogue/editions/2026/copy",
+            &admin,
+            &json!({"code": "2027", "title": "2027年版"}),
+        ),
+        201,
+    );
+    let mut changed = item("CF-0001", "改过的名称");
+    changed["domain"] = json!("市容环境");
+    let etag = app.etag("/api/v1/catalogue/editions/2027/items/CF-0001", &admin);
+    let response = app.send(
+        Method::PUT,
+        "/api/v1/catalogue/editions/2027/items/CF-0001",
+        &admin,
+        Some(&etag),
+        &changed,
+    );
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().unwrap()
+    );
+    // With a draft, the diff is made for each request and not cached.
+    let draft_diff = app.get_as("/api/v1/catalogue/diff?from=2026&to=2027", &admin);
+    assert_eq!(draft_diff.status(), 200);
+    assert!(draft_diff.headers().get("etag").is_none());
+    let etag = app.etag("/api/v1/catalogue/editions/2027", &admin);
+    expect_json(
+        app.send(
+            Method::POST,
+            "/api/v1/catalogue/editions/2027/publish",
+            &admin,
+            Some(&etag),
+            &json!({}),
+        ),
+        200,
+    );
+    let path = "/public/v1/catalogue/diff?from=2026&to=2027";
+    let first = app.get(path);
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    assert!(first.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let body: Value = first.json().unwrap();
+    assert_eq!(body["changed"][0]["code"], "CF-0001", "{body}");
+    let again = app.get(path);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(again.json::<Value>().unwrap(), body);
+    let revalidated = app
+        .request(Method::GET, path, None)
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+    // The authenticated route shares the same answer once both are published.
+    let shared = app.get_as("/api/v1/catalogue/diff?from=2026&to=2027", &admin);
+    assert_eq!(shared.headers()["etag"].to_str().unwrap(), etag);
+    // Unknown editions are still a 404, and are not kept.
+    expect_problem(app.get("/public/v1/catalogue/diff?from=2026&to=2099"), 404);
+}

@@ -1,0 +1,340 @@
+//! Expensive answers (diffs, statistics, exports, the audit check) under load: work that
+//! is the same for every caller is made once and shared as bytes, and the rest is bounded,
+//! so that a burst of anonymous requests neither multiplies memory nor starves `/healthz`.
+//!
+//! - [`SharedAnswers`]: answers about immutable things (a diff of two published editions
+//!   or versions) rendered once, whoever asks and however many at once, kept within a
+//!   budget and served with a strong `ETag`;
+//! - [`Gates`]: at most a few renderings of each class at once; a request that cannot get
+//!   in within the configured wait is a 503 with `Retry-After`;
+//! - when a class falls idle, freed memory goes back to the system (glibc keeps it in
+//!   per-thread arenas otherwise; see [`release_freed_memory`]).
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
+
+use crate::config::LimitsConfig;
+use crate::error::{AppError, AppResult};
+
+/// Hands freed memory back to the system. glibc keeps freed blocks in per-thread arenas,
+/// so after a burst of large answers resident memory would stay near its peak; trimming
+/// costs a few milliseconds, so it runs on cold paths only (after a rendering, when a
+/// class of expensive work falls idle). A fixed `M_MMAP_THRESHOLD` bounded memory as well
+/// but slowed the hot path, and another allocator is a dependency the measurements did
+/// not ask for.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// A class of expensive work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkClass {
+    /// Diffs of editions and versions.
+    Diff,
+    /// Statistics of rounds and lists.
+    Statistics,
+    /// CSV and JSON exports.
+    Export,
+    /// Walking the audit chain.
+    AuditCheck,
+}
+
+impl WorkClass {
+    fn describe(self) -> &'static str {
+        match self {
+            WorkClass::Diff => "diffs",
+            WorkClass::Statistics => "statistics",
+            WorkClass::Export => "exports",
+            WorkClass::AuditCheck => "audit checks",
+        }
+    }
+}
+
+/// One class's bound.
+struct Gate {
+    slots: Semaphore,
+    size: usize,
+}
+
+/// The bounds of every class of expensive work.
+pub struct Gates {
+    diff: Gate,
+    statistics: Gate,
+    export: Gate,
+    audit: Gate,
+    wait: Duration,
+}
+
+/// A place in a class of expensive work; leaving the last one frees memory.
+pub struct Pass<'a> {
+    _permit: SemaphorePermit<'a>,
+    gate: &'a Gate,
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        // This pass's own permit is still held: the class is idle when it is the last.
+        if self.gate.slots.available_permits() + 1 == self.gate.size {
+            actix_web::rt::task::spawn_blocking(release_freed_memory);
+        }
+    }
+}
+
+impl Gates {
+    /// Bounds from configuration.
+    pub fn new(config: &LimitsConfig) -> Gates {
+        let size = config.expensive_concurrency.max(1);
+        let gate = || Gate {
+            slots: Semaphore::new(size),
+            size,
+        };
+        Gates {
+            diff: gate(),
+            statistics: gate(),
+            export: gate(),
+            audit: gate(),
+            wait: Duration::from_millis(config.expensive_wait_ms),
+        }
+    }
+
+    /// A place in `class`, waiting at most the configured time; 503 with `Retry-After`
+    /// when none comes free.
+    pub async fn enter(&self, class: WorkClass) -> AppResult<Pass<'_>> {
+        let gate = match class {
+            WorkClass::Diff => &self.diff,
+            WorkClass::Statistics => &self.statistics,
+            WorkClass::Export => &self.export,
+            WorkClass::AuditCheck => &self.audit,
+        };
+        match tokio::time::timeout(self.wait, gate.slots.acquire()).await {
+            Ok(Ok(permit)) => Ok(Pass {
+                _permit: permit,
+                gate,
+            }),
+            _ => Err(AppError::Overloaded(format!(
+                "too many {} are being made right now; retry shortly",
+                class.describe()
+            ))),
+        }
+    }
+
+    /// Runs `work` holding a place in `class`.
+    pub async fn run<T>(
+        &self,
+        class: WorkClass,
+        work: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        let _pass = self.enter(class).await?;
+        work.await
+    }
+}
+
+/// An answer rendered once and shared.
+pub struct SharedAnswer {
+    /// The JSON bytes.
+    pub bytes: Bytes,
+    /// Their strong `ETag` (SHA-256).
+    pub etag: HeaderValue,
+}
+
+type Slot = Arc<OnceCell<Arc<SharedAnswer>>>;
+
+#[derive(Default)]
+struct Shared {
+    slots: HashMap<String, Slot>,
+    arrival: VecDeque<(String, usize)>,
+    bytes: usize,
+}
+
+/// Answers about immutable things, rendered once per key and kept within a budget.
+pub struct SharedAnswers {
+    held: Mutex<Shared>,
+    budget: usize,
+}
+
+impl SharedAnswers {
+    /// A cache of at most `budget` bytes.
+    pub fn new(budget: usize) -> SharedAnswers {
+        SharedAnswers {
+            held: Mutex::new(Shared::default()),
+            budget,
+        }
+    }
+
+    /// The answer for `key`, rendered by `render` (on a blocking thread, holding a place in
+    /// `class`) if no one has; concurrent callers for one key wait for its one rendering.
+    pub async fn get_or_render(
+        &self,
+        gates: &Gates,
+        class: WorkClass,
+        key: String,
+        render: impl FnOnce() -> AppResult<Vec<u8>> + Send + 'static,
+    ) -> AppResult<Arc<SharedAnswer>> {
+        let slot = {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            held.slots.entry(key.clone()).or_default().clone()
+        };
+        let rendered = AtomicBool::new(false);
+        let answer = slot
+            .get_or_try_init(|| async {
+                rendered.store(true, Ordering::Relaxed);
+                let bytes = gates
+                    .run(class, async {
+                        let bytes = actix_web::web::block(render).await??;
+                        Ok::<_, AppError>(bytes)
+                    })
+                    .await?;
+                let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
+                Ok::<_, AppError>(Arc::new(SharedAnswer {
+                    bytes: Bytes::from(bytes),
+                    etag: HeaderValue::try_from(etag).expect("a quoted hash is a header value"),
+                }))
+            })
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer.clone(),
+            Err(error) => {
+                // A failure is not kept: the next caller tries again.
+                self.forget(&key, &slot);
+                return Err(error);
+            }
+        };
+        if rendered.load(Ordering::Relaxed) {
+            self.account(key, &slot, answer.bytes.len());
+        }
+        Ok(answer)
+    }
+
+    fn forget(&self, key: &str, slot: &Slot) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.slots.get(key).is_some_and(|s| Arc::ptr_eq(s, slot)) && slot.get().is_none() {
+            held.slots.remove(key);
+        }
+    }
+
+    /// Counts a newly rendered answer against the budget, letting the oldest go.
+    fn account(&self, key: String, slot: &Slot, size: usize) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if !held.slots.get(&key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            return;
+        }
+        while held.bytes + size > self.budget {
+            let Some((oldest, weight)) = held.arrival.pop_front() else {
+                break;
+            };
+            held.slots.remove(&oldest);
+            held.bytes -= weight;
+        }
+        if size > self.budget {
+            held.slots.remove(&key);
+            return;
+        }
+        held.bytes += size;
+        held.arrival.push_back((key, size));
+    }
+}
+
+/// A shared answer as JSON: 304 when the client holds it.
+pub fn shared_json(
+    req: &HttpRequest,
+    answer: &SharedAnswer,
+    cache_control: &'static str,
+) -> HttpResponse {
+    let fresh = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|t| t.trim_ascii())
+        .map(|t| t.strip_prefix(b"W/").unwrap_or(t))
+        .any(|t| t == b"*" || t == answer.etag.as_bytes());
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, answer.etag.clone()))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ));
+    if fresh {
+        return response.finish();
+    }
+    response
+        .content_type("application/json")
+        .body(answer.bytes.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn limits(concurrency: usize, wait_ms: u64) -> LimitsConfig {
+        LimitsConfig {
+            expensive_concurrency: concurrency,
+            expensive_wait_ms: wait_ms,
+            shared_answer_bytes: 1000,
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_answer_is_rendered_once_for_many_concurrent_callers() {
+        static RENDERED: AtomicUsize = AtomicUsize::new(0);
+        let (gates, answers) = (Gates::new(&limits(2, 1000)), SharedAnswers::new(1000));
+        let ask = || {
+            answers.get_or_render(&gates, WorkClass::Diff, "a".into(), || {
+                RENDERED.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(b"{\"x\":1}".to_vec())
+            })
+        };
+        let all = futures_util::future::join_all((0..20).map(|_| ask())).await;
+        assert!(all.iter().all(|a| a.as_ref().unwrap().bytes == "{\"x\":1}"));
+        assert_eq!(RENDERED.load(Ordering::SeqCst), 1);
+    }
+
+    #[actix_web::test]
+    async fn the_budget_lets_the_oldest_answer_go_and_a_failure_is_not_kept() {
+        let (gates, answers) = (Gates::new(&limits(2, 1000)), SharedAnswers::new(1000));
+        let render = |size: usize| move || Ok(vec![b' '; size]);
+        for key in ["a", "b", "c"] {
+            answers
+                .get_or_render(&gates, WorkClass::Diff, key.into(), render(400))
+                .await
+                .unwrap();
+        }
+        let held = |key: &str| answers.held.lock().unwrap().slots.contains_key(key);
+        assert!(!held("a") && held("b") && held("c"));
+        let failed = answers
+            .get_or_render(&gates, WorkClass::Diff, "d".into(), || {
+                Err(AppError::NotFound("no such edition".into()))
+            })
+            .await;
+        assert!(failed.is_err() && !held("d"));
+    }
+
+    #[actix_web::test]
+    async fn a_full_class_answers_503_after_the_wait() {
+        let gates = Gates::new(&limits(1, 20));
+        let _inside = gates.enter(WorkClass::Statistics).await.unwrap();
+        let refused = gates.enter(WorkClass::Statistics).await.err().unwrap();
+        assert!(matches!(refused, AppError::Overloaded(_)));
+        // Another class is not held up.
+        assert!(gates.enter(WorkClass::Export).await.is_ok());
+    }
+}

@@ -16,6 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
@@ -247,6 +251,49 @@ impl SharedAnswers {
     }
 }
 
+/// Shared bytes as a response body, handed to the connection a slice at a time. The
+/// HTTP layer copies each chunk it is given into the connection's write buffer; given a
+/// shared answer of megabytes whole, a thousand slow readers would each hold a private
+/// copy of it. Given slices of it, each holds only what its socket has not yet taken.
+pub struct SharedBody(Bytes);
+
+/// The slice a [`SharedBody`] hands over at a time.
+const SHARED_CHUNK: usize = 64 * 1024;
+
+impl SharedBody {
+    /// The body of `bytes`.
+    pub fn new(bytes: Bytes) -> SharedBody {
+        SharedBody(bytes)
+    }
+}
+
+impl MessageBody for SharedBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(self.0.len() as u64)
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        if self.0.is_empty() {
+            return Poll::Ready(None);
+        }
+        let take = self.0.len().min(SHARED_CHUNK);
+        Poll::Ready(Some(Ok(self.0.split_to(take))))
+    }
+
+    fn try_into_bytes(self) -> Result<Bytes, Self> {
+        if self.0.len() <= SHARED_CHUNK {
+            Ok(self.0)
+        } else {
+            Err(self)
+        }
+    }
+}
+
 /// A shared answer as JSON: 304 when the client holds it.
 pub fn shared_json(
     req: &HttpRequest,
@@ -276,7 +323,7 @@ pub fn shared_json(
     }
     response
         .content_type("application/json")
-        .body(answer.bytes.clone())
+        .body(SharedBody::new(answer.bytes.clone()))
 }
 
 #[cfg(test)]
@@ -326,6 +373,17 @@ mod tests {
             })
             .await;
         assert!(failed.is_err() && !held("d"));
+    }
+
+    #[actix_web::test]
+    async fn a_shared_body_is_handed_over_in_slices_of_the_same_bytes() {
+        let bytes = Bytes::from(vec![7u8; SHARED_CHUNK * 2 + 5]);
+        let body = SharedBody::new(bytes.clone());
+        assert_eq!(body.size(), BodySize::Sized(bytes.len() as u64));
+        let collected = actix_web::body::to_bytes(body).await.unwrap();
+        assert_eq!(collected, bytes);
+        let small = SharedBody::new(Bytes::from_static(b"{}"));
+        assert_eq!(small.try_into_bytes().ok().unwrap(), "{}");
     }
 
     #[actix_web::test]

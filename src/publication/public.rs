@@ -20,7 +20,7 @@ use super::model::{PublicReview, Version, Versions};
 use crate::audit::Anchor;
 use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
-use crate::http::expensive::{shared_json, WorkClass};
+use crate::http::expensive::{shared_json, SharedBody, WorkClass};
 use crate::keys::JwkSet;
 use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
@@ -164,10 +164,10 @@ fn cached(
         ))
         .insert_header((SIGNATURE_HEADER, signature.clone()));
     match body {
-        Encoded::Identity(bytes) => response.body(bytes),
+        Encoded::Identity(bytes) => response.body(SharedBody::new(bytes)),
         Encoded::Gzip(bytes) => response
             .insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")))
-            .body(bytes),
+            .body(SharedBody::new(bytes)),
     }
 }
 

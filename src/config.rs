@@ -48,7 +48,7 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
-            expensive_concurrency: 4,
+            expensive_concurrency: 2,
             expensive_wait_ms: 2000,
             shared_answer_bytes: 32 * 1024 * 1024,
         }

@@ -369,25 +369,47 @@ pub async fn import_edition(
     Ok(HttpResponse::Ok().json(report))
 }
 
+/// An edition's export. A published (or retired) edition never changes, so its export is
+/// made once per format and shared by every reader; a draft's is made each time.
 async fn export(
     state: &AppState,
     reader: Option<Principal>,
     code: String,
     format: Format,
 ) -> AppResult<HttpResponse> {
-    let read = state.db.read(move |conn| {
-        let edition = Edition::find(conn, &code)?;
-        edition.ensure_readable(reader.as_ref())?;
-        let items = Items::all(conn, &code)?;
-        let view = edition.view(conn)?;
-        Ok((transfer::render(view, items, format)?, code))
-    });
-    let (bytes, edition_code) = state.gates.run(WorkClass::Export, read).await?;
-    Ok(download(
-        bytes,
-        format,
-        &format!("catalogue-{edition_code}"),
-    ))
+    let immutable = {
+        let code = code.clone();
+        state
+            .db
+            .read(move |conn| {
+                let edition = Edition::find(conn, &code)?;
+                edition.ensure_readable(reader.as_ref())?;
+                Ok(edition.status != "draft")
+            })
+            .await?
+    };
+    let stem = format!("catalogue-{code}");
+    let key = format!("catalogue-export\n{code}\n{format:?}");
+    let db = state.db.clone();
+    let render = move || {
+        db.read_blocking(|conn| {
+            let edition = Edition::find(conn, &code)?;
+            let items = Items::all(conn, &code)?;
+            transfer::render(edition.view(conn)?, items, format)
+        })
+    };
+    let bytes = if immutable {
+        state
+            .shared
+            .get_or_render(&state.gates, WorkClass::Export, key, render)
+            .await?
+            .bytes
+            .clone()
+    } else {
+        let rendered = async { web::block(render).await? };
+        state.gates.run(WorkClass::Export, rendered).await?.into()
+    };
+    Ok(download(bytes, format, &stem))
 }
 
 /// Export an edition as JSON or CSV (the same formats import reads).

@@ -7,8 +7,8 @@
 //!   budget and served with a strong `ETag`;
 //! - [`Gates`]: at most a few renderings of each class at once; a request that cannot get
 //!   in within the configured wait is a 503 with `Retry-After`;
-//! - when a class falls idle, freed memory goes back to the system (glibc keeps it in
-//!   per-thread arenas otherwise; see [`release_freed_memory`]).
+//! - a few seconds after expensive work, freed memory goes back to the system (glibc keeps
+//!   it in per-thread arenas otherwise; see [`release_freed_memory`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -31,8 +31,8 @@ use crate::error::{AppError, AppResult};
 
 /// Hands freed memory back to the system. glibc keeps freed blocks in per-thread arenas,
 /// so after a burst of large answers resident memory would stay near its peak; trimming
-/// costs a few milliseconds, so it runs on cold paths only (after a rendering, when a
-/// class of expensive work falls idle). A fixed `M_MMAP_THRESHOLD` bounded memory as well
+/// costs a few milliseconds, so it runs on cold paths only (after a rendering, and every
+/// few seconds after expensive work). A fixed `M_MMAP_THRESHOLD` bounded memory as well
 /// but slowed the hot path, and another allocator is a dependency the measurements did
 /// not ask for.
 pub fn release_freed_memory() {
@@ -70,7 +70,6 @@ impl WorkClass {
 /// One class's bound.
 struct Gate {
     slots: Semaphore,
-    size: usize,
 }
 
 /// The bounds of every class of expensive work.
@@ -80,22 +79,25 @@ pub struct Gates {
     export: Gate,
     audit: Gate,
     wait: Duration,
+    worked: Arc<AtomicBool>,
 }
 
-/// A place in a class of expensive work; leaving the last one frees memory.
+/// A place in a class of expensive work.
 pub struct Pass<'a> {
     _permit: SemaphorePermit<'a>,
-    gate: &'a Gate,
+    worked: &'a AtomicBool,
 }
 
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
-        // This pass's own permit is still held: the class is idle when it is the last.
-        if self.gate.slots.available_permits() + 1 == self.gate.size {
-            actix_web::rt::task::spawn_blocking(release_freed_memory);
-        }
+        self.worked.store(true, Ordering::Relaxed);
     }
 }
+
+/// How often freed memory is handed back after expensive work: late enough that the
+/// answers of a burst have been written and freed, soon enough that memory falls back
+/// within seconds.
+const TRIM_EVERY: Duration = Duration::from_secs(5);
 
 impl Gates {
     /// Bounds from configuration.
@@ -103,14 +105,28 @@ impl Gates {
         let size = config.expensive_concurrency.max(1);
         let gate = || Gate {
             slots: Semaphore::new(size),
-            size,
         };
+        let worked = Arc::new(AtomicBool::new(false));
+        let trimmer = Arc::downgrade(&worked);
+        // One thread for the life of the gates: after expensive work, return what it freed.
+        let _ = std::thread::Builder::new()
+            .name("quanze-trim".into())
+            .spawn(move || loop {
+                std::thread::sleep(TRIM_EVERY);
+                let Some(worked) = trimmer.upgrade() else {
+                    return;
+                };
+                if worked.swap(false, Ordering::Relaxed) {
+                    release_freed_memory();
+                }
+            });
         Gates {
             diff: gate(),
             statistics: gate(),
             export: gate(),
             audit: gate(),
             wait: Duration::from_millis(config.expensive_wait_ms),
+            worked,
         }
     }
 
@@ -126,7 +142,7 @@ impl Gates {
         match tokio::time::timeout(self.wait, gate.slots.acquire()).await {
             Ok(Ok(permit)) => Ok(Pass {
                 _permit: permit,
-                gate,
+                worked: &self.worked,
             }),
             _ => Err(AppError::Overloaded(format!(
                 "too many {} are being made right now; retry shortly",

@@ -78,7 +78,7 @@ pub struct ExportQuery {
 }
 
 /// An export as a download named `{stem}.json` or `{stem}.csv`.
-pub fn download(bytes: Vec<u8>, format: Format, stem: &str) -> HttpResponse {
+pub fn download(bytes: impl Into<web::Bytes>, format: Format, stem: &str) -> HttpResponse {
     let (content_type, extension) = match format {
         Format::Json => ("application/json", "json"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
@@ -89,5 +89,5 @@ pub fn download(bytes: Vec<u8>, format: Format, stem: &str) -> HttpResponse {
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{stem}.{extension}\""),
         ))
-        .body(bytes)
+        .body(expensive::SharedBody::new(bytes.into()))
 }

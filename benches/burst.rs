@@ -140,9 +140,25 @@ fn main() {
         .local_addr()
         .unwrap()
         .port();
+    // As the load benchmark does: quanze on core 0, this process (the 1,000 readers, the
+    // waves and the watchers) on core 1, so /healthz times the server, not its client.
+    let pinned = Command::new("taskset")
+        .args(["-a", "-cp", "1", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut serve = if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0", env!("CARGO_BIN_EXE_quanze"), "serve"]);
+        command
+    } else {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_quanze"));
+        command.arg("serve");
+        command
+    };
     let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_quanze"))
-            .arg("serve")
+        serve
             .envs(environment(dir.path(), port))
             .spawn()
             .expect("start quanze"),
@@ -179,14 +195,25 @@ fn main() {
 
     // Watchers: /healthz every 20 ms, resident memory every 50 ms.
     let done = Arc::new(AtomicBool::new(false));
+    // The slowest /healthz of each phase: slow readers, waves, idle.
+    let phase = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let worst_by_phase: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
     let (worst_health, peak_rss) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let failed_health = Arc::new(AtomicU64::new(0));
     let watchers = {
         let (stop, worst, failed) = (done.clone(), worst_health.clone(), failed_health.clone());
+        let (phase, by_phase) = (phase.clone(), worst_by_phase.clone());
+        let trace = std::env::var_os("BURST_TRACE").is_some();
         let health = std::thread::spawn(move || {
+            let began = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 let (status, took) = get(port, "/healthz", None);
+                if trace && took > Duration::from_millis(100) {
+                    eprintln!("   /healthz took {took:?} at {:?}", began.elapsed());
+                }
                 worst.fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+                by_phase[phase.load(Ordering::Relaxed)]
+                    .fetch_max(took.as_micros() as u64, Ordering::Relaxed);
                 if status != 200 {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
@@ -243,6 +270,7 @@ fn main() {
         (whole, read.iter().sum::<usize>())
     });
     let after_readers = rss_bytes(pid);
+    phase.store(1, Ordering::Relaxed);
 
     // 2. Waves of expensive requests, all at once.
     let paths: Vec<(String, Option<String>)> = vec![
@@ -276,6 +304,7 @@ fn main() {
         }
     }
     let after_waves = rss_bytes(pid);
+    phase.store(2, Ordering::Relaxed);
     eprintln!("== idle for 30 s");
     std::thread::sleep(Duration::from_secs(30));
     let settled = rss_bytes(pid);
@@ -288,8 +317,13 @@ fn main() {
     let peak = peak_rss.load(Ordering::Relaxed);
     let mb = |b: u64| b as f64 / MIB;
     println!(
-        "burst benchmark on SQLite: a diff of {ITEMS} changed items ({:.2} MB)",
-        diff_bytes as f64 / MIB
+        "burst benchmark on SQLite: a diff of {ITEMS} changed items ({:.2} MB); {}",
+        diff_bytes as f64 / MIB,
+        if pinned {
+            "quanze on core 0, the clients on core 1"
+        } else {
+            "not pinned (no taskset): quanze and its clients share the cores"
+        }
     );
     println!("| measure | value |");
     println!("|---|--:|");
@@ -312,6 +346,13 @@ fn main() {
     println!(
         "| slowest /healthz | {worst:.1} ms ({} failed) |",
         failed_health.load(Ordering::Relaxed)
+    );
+    let phase_worst = |i: usize| worst_by_phase[i].load(Ordering::Relaxed) as f64 / 1000.0;
+    println!(
+        "| slowest /healthz: readers, waves, idle | {:.1}, {:.1}, {:.1} ms |",
+        phase_worst(0),
+        phase_worst(1),
+        phase_worst(2)
     );
     println!("| wave answers by status | {statuses:?} |");
     let goals = [

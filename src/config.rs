@@ -138,6 +138,20 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Worker threads; 0 for one per core.
     pub workers: usize,
+    /// Connections that may wait to be accepted.
+    #[serde(default = "default_backlog")]
+    pub backlog: i32,
+    /// Each connection's socket send buffer, bytes; 0 leaves it to the kernel's autotuning.
+    #[serde(default = "default_send_buffer")]
+    pub send_buffer_bytes: usize,
+}
+
+fn default_send_buffer() -> usize {
+    128 * 1024
+}
+
+fn default_backlog() -> i32 {
+    4096
 }
 
 /// Database settings.
@@ -225,6 +239,12 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_SHUTDOWN_TIMEOUT_SECS") {
             self.server.shutdown_timeout_secs = number("QUANZE_SHUTDOWN_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = get("QUANZE_SEND_BUFFER_BYTES") {
+            self.server.send_buffer_bytes = number("QUANZE_SEND_BUFFER_BYTES", v)?;
+        }
+        if let Some(v) = get("QUANZE_BACKLOG") {
+            self.server.backlog = number("QUANZE_BACKLOG", v)?;
         }
         if let Some(v) = get("QUANZE_WORKERS") {
             self.server.workers = number("QUANZE_WORKERS", v)?;

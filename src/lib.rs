@@ -139,6 +139,33 @@ pub fn build_app(
         .wrap(from_fn(http::request_id))
 }
 
+/// The listening socket for `server.bind`, with `server.backlog` pending connections
+/// (the standard library's is 128: a burst of connections past it has its SYNs dropped,
+/// and every client waits a retransmission, a second or more, even for `/healthz`).
+pub fn listen(server: &config::ServerConfig) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let address = server
+        .bind
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address names no socket address"))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    // Accepted connections inherit the send buffer: a fixed one bounds what the kernel takes
+    // from each connection at once (autotuned, a thousand slow readers of a large answer
+    // would have the workers copy gigabytes into socket buffers before anything else).
+    if server.send_buffer_bytes > 0 {
+        socket.set_send_buffer_size(server.send_buffer_bytes)?;
+    }
+    socket.bind(&address.into())?;
+    socket.listen(server.backlog)?;
+    Ok(socket.into())
+}
+
 /// An HTTP server on `listener`, with graceful shutdown on SIGTERM and SIGINT.
 pub fn http_server(
     service: Service,

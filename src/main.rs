@@ -1,6 +1,5 @@
 //! The `quanze` command: serve, migrate, mint development tokens, import files.
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -611,7 +610,7 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     if demo && demo::load_if_empty(&service.state.db).map_err(|e| explain(&e))? {
         tracing::info!("demo data loaded: province 510000000000, counties 510521000000 and 510522000000, edition 2026");
     }
-    let listener = TcpListener::bind(&config.server.bind)
+    let listener = quanze::listen(&config.server)
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if config.uses_dev_secret() {

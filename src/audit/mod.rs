@@ -104,9 +104,10 @@ pub async fn verify_audit_chain(
     principal.require(Permission::ReadAudit, &principal.region)?;
     let key = state.db.audit_key()?;
     let publication = state.publication.clone();
-    let read = state
-        .db
-        .read(move |conn| model::verify(conn, &key, publication.signing.jwk_set(), &[]));
+    let db = state.db.clone();
+    let read = move || {
+        db.read_blocking(|conn| model::verify(conn, &key, publication.signing.jwk_set(), &[]))
+    };
     let report = state.gates.run(WorkClass::AuditCheck, read).await?;
     Ok(web::Json(report))
 }

@@ -377,6 +377,11 @@ async fn export(
     code: String,
     format: Format,
 ) -> AppResult<HttpResponse> {
+    let stem = format!("catalogue-{code}");
+    let key = format!("catalogue-export\n{code}\n{format:?}");
+    if let Some(answer) = state.shared.ready(&key) {
+        return Ok(download(answer.bytes.clone(), format, &stem));
+    }
     let immutable = {
         let code = code.clone();
         state
@@ -388,8 +393,6 @@ async fn export(
             })
             .await?
     };
-    let stem = format!("catalogue-{code}");
-    let key = format!("catalogue-export\n{code}\n{format:?}");
     let db = state.db.clone();
     let render = move || {
         db.read_blocking(|conn| {
@@ -406,8 +409,7 @@ async fn export(
             .bytes
             .clone()
     } else {
-        let rendered = async { web::block(render).await? };
-        state.gates.run(WorkClass::Export, rendered).await?.into()
+        state.gates.run(WorkClass::Export, render).await?.into()
     };
     Ok(download(bytes, format, &stem))
 }
@@ -647,6 +649,14 @@ async fn diff_of(
     query: DiffQuery,
 ) -> AppResult<HttpResponse> {
     let DiffQuery { from, to } = query;
+    let key = format!("catalogue-diff\n{from}\n{to}");
+    if let Some(answer) = state.shared.ready(&key) {
+        return Ok(shared_json(
+            req,
+            &answer,
+            "public, max-age=31536000, immutable",
+        ));
+    }
     let immutable = {
         let (from, to) = (from.clone(), to.clone());
         state
@@ -662,7 +672,6 @@ async fn diff_of(
             })
             .await?
     };
-    let key = format!("catalogue-diff\n{from}\n{to}");
     let db = state.db.clone();
     let render = move || {
         db.read_blocking(|conn| {
@@ -681,10 +690,7 @@ async fn diff_of(
             "public, max-age=31536000, immutable",
         ));
     }
-    let bytes = state
-        .gates
-        .run(WorkClass::Diff, async { web::block(render).await? })
-        .await?;
+    let bytes = state.gates.run(WorkClass::Diff, render).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(bytes))

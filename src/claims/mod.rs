@@ -242,9 +242,9 @@ pub async fn export_claims(
     let round = readable_round(&state, &principal, round.into_inner()).await?;
     let filter = claim_filter(&principal, query.into_inner())?;
     let id = round.id;
-    let read = state.db.read(move |conn| Claims::all(conn, id, &filter));
-    let _pass = state.gates.enter(WorkClass::Export).await?;
-    let claims = read.await?;
+    let db = state.db.clone();
+    let read = move || db.read_blocking(|conn| Claims::all(conn, id, &filter));
+    let claims = state.gates.run(WorkClass::Export, read).await?;
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend(write_csv(claims.iter().map(|c| ClaimCsvRow {
         township: &c.township,
@@ -286,9 +286,9 @@ pub async fn get_round_statistics(
 ) -> AppResult<web::Json<RoundStatistics>> {
     let round = readable_round(&state, &principal, round.into_inner()).await?;
     let township = model::reader_township(&principal);
-    let read = state
-        .db
-        .read(move |conn| round_statistics(conn, round.id, township.as_deref()));
+    let db = state.db.clone();
+    let read =
+        move || db.read_blocking(|conn| round_statistics(conn, round.id, township.as_deref()));
     let stats = state.gates.run(WorkClass::Statistics, read).await?;
     Ok(web::Json(stats))
 }

@@ -300,11 +300,14 @@ pub async fn export_duty_list(
     principal.require_related(Permission::ReadDutyList, &county)?;
     let format = query.format.unwrap_or(Format::Json);
     let name = county.to_string();
-    let read = state.db.read(move |conn| {
-        let list = DutyLists::header(conn, &county)?;
-        let matters = DutyLists::all(conn, &county)?;
-        transfer::render(list, &matters, format)
-    });
+    let db = state.db.clone();
+    let read = move || {
+        db.read_blocking(|conn| {
+            let list = DutyLists::header(conn, &county)?;
+            let matters = DutyLists::all(conn, &county)?;
+            transfer::render(list, &matters, format)
+        })
+    };
     let bytes = state.gates.run(WorkClass::Export, read).await?;
     Ok(download(bytes, format, &format!("duty-list-{name}")))
 }
@@ -325,7 +328,8 @@ pub async fn get_duty_statistics(
 ) -> AppResult<web::Json<DutyStatistics>> {
     let county = county_path(&county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
-    let read = state.db.read(move |conn| duty_statistics(conn, &county));
+    let db = state.db.clone();
+    let read = move || db.read_blocking(|conn| duty_statistics(conn, &county));
     let stats = state.gates.run(WorkClass::Statistics, read).await?;
     Ok(web::Json(stats))
 }

@@ -11,7 +11,6 @@
 //!   it in per-thread arenas otherwise; see [`release_freed_memory`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +41,72 @@ pub fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// A job for the threads that do expensive work.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Threads that do expensive work at a lower priority (nice 10) than the workers that
+/// answer requests: on a small machine a burst of renderings then slows itself, not
+/// `/healthz` and the published lists. One per place in every class, so a job never waits
+/// for a thread, only for its gate.
+struct Background(Mutex<std::sync::mpsc::Sender<Job>>);
+
+impl Background {
+    fn start(threads: usize) -> Background {
+        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..threads {
+            let receiver = receiver.clone();
+            let _ = std::thread::Builder::new()
+                .name(format!("quanze-expensive-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        Background(Mutex::new(sender))
+    }
+
+    /// Runs `work` on a background thread and waits for it without blocking the caller.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| AppError::Internal("the background threads are gone".into()))?;
+        answered
+            .await
+            .map_err(|_| AppError::Internal("a background job was lost".into()))?
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (Linux keeps a nice value per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread's own id changes only its priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+}
+
+/// How many classes of expensive work there are.
+const CLASSES: usize = 4;
 
 /// A class of expensive work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +145,7 @@ pub struct Gates {
     audit: Gate,
     wait: Duration,
     worked: Arc<AtomicBool>,
+    background: Background,
 }
 
 /// A place in a class of expensive work.
@@ -127,6 +193,7 @@ impl Gates {
             audit: gate(),
             wait: Duration::from_millis(config.expensive_wait_ms),
             worked,
+            background: Background::start(size * CLASSES),
         }
     }
 
@@ -151,14 +218,15 @@ impl Gates {
         }
     }
 
-    /// Runs `work` holding a place in `class`.
-    pub async fn run<T>(
+    /// Runs blocking `work` (a database read, a rendering) holding a place in `class`, on
+    /// a thread of lower priority than the request workers.
+    pub async fn run<T: Send + 'static>(
         &self,
         class: WorkClass,
-        work: impl Future<Output = AppResult<T>>,
+        work: impl FnOnce() -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
         let _pass = self.enter(class).await?;
-        work.await
+        self.background.run(work).await
     }
 }
 
@@ -194,6 +262,13 @@ impl SharedAnswers {
         }
     }
 
+    /// The answer for `key` if it has been rendered: answers are kept only about things
+    /// that never change and that anyone may read, so a hit needs no database at all.
+    pub fn ready(&self, key: &str) -> Option<Arc<SharedAnswer>> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.slots.get(key)?.get().cloned()
+    }
+
     /// The answer for `key`, rendered by `render` (on a blocking thread, holding a place in
     /// `class`) if no one has; concurrent callers for one key wait for its one rendering.
     pub async fn get_or_render(
@@ -211,12 +286,7 @@ impl SharedAnswers {
         let answer = slot
             .get_or_try_init(|| async {
                 rendered.store(true, Ordering::Relaxed);
-                let bytes = gates
-                    .run(class, async {
-                        let bytes = actix_web::web::block(render).await??;
-                        Ok::<_, AppError>(bytes)
-                    })
-                    .await?;
+                let bytes = gates.run(class, render).await?;
                 let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
                 Ok::<_, AppError>(Arc::new(SharedAnswer {
                     bytes: Bytes::from(bytes),

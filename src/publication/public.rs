@@ -458,8 +458,6 @@ pub async fn public_diff(
 ) -> AppResult<HttpResponse> {
     let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
-    let from = published_version(&state, county.clone(), kind, query.from).await?;
-    let to = published_version(&state, county.clone(), kind, query.to).await?;
     // Published versions never change: their diff is made once and shared.
     let key = format!(
         "version-diff\n{county}\n{}\n{}\n{}",
@@ -467,6 +465,11 @@ pub async fn public_diff(
         query.from,
         query.to
     );
+    if let Some(answer) = state.shared.ready(&key) {
+        return Ok(shared_json(&req, &answer, IMMUTABLE));
+    }
+    let from = published_version(&state, county.clone(), kind, query.from).await?;
+    let to = published_version(&state, county.clone(), kind, query.to).await?;
     let answer = state
         .shared
         .get_or_render(&state.gates, WorkClass::Diff, key, move || {

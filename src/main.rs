@@ -214,6 +214,35 @@ fn file_body(path: &str) -> Result<ImportBody, String> {
     })
 }
 
+/// Prints a development token, refusing what the service would refuse.
+fn mint_token(
+    config: &Config,
+    sub: &str,
+    org: &str,
+    region: &str,
+    roles: &[String],
+    ttl_hours: i64,
+) -> Result<(), String> {
+    RegionCode::parse(region)?;
+    if let Some(bad) = roles.iter().find(|r| Role::parse(r).is_none()) {
+        let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        return Err(format!(
+            "unknown role {bad:?}; roles are {}",
+            known.join(", ")
+        ));
+    }
+    let lifetime = ttl_hours.saturating_mul(3600);
+    if !(1..=config.jwt.max_lifetime_secs).contains(&lifetime) {
+        return Err(format!(
+            "--ttl-hours must give a lifetime of at most jwt.max_lifetime_secs ({} s): the service refuses longer tokens",
+            config.jwt.max_lifetime_secs
+        ));
+    }
+    let keys = quanze::auth::TokenKeys::from_config(&config.jwt)?;
+    println!("{}", keys.mint(sub, org, region, roles, lifetime)?);
+    Ok(())
+}
+
 fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Token {
@@ -222,22 +251,7 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             region,
             roles,
             ttl_hours,
-        } => {
-            RegionCode::parse(&region)?;
-            if let Some(bad) = roles.iter().find(|r| Role::parse(r).is_none()) {
-                let known: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                return Err(format!(
-                    "unknown role {bad:?}; roles are {}",
-                    known.join(", ")
-                ));
-            }
-            let keys = quanze::auth::TokenKeys::from_config(&config.jwt)?;
-            println!(
-                "{}",
-                keys.mint(&sub, &org, &region, &roles, ttl_hours * 3600)?
-            );
-            Ok(())
-        }
+        } => mint_token(&config, &sub, &org, &region, &roles, ttl_hours),
         Command::Openapi => {
             print!("{}", quanze::openapi::document());
             Ok(())

@@ -8,7 +8,7 @@
 //! answer; with another request it is a 422; while the first still runs, a 409. An answer
 //! that is not a success is not kept: nothing was written, so the client may simply retry.
 
-use actix_web::body::{self, BoxBody, MessageBody};
+use actix_web::body::{self, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{header, Method, StatusCode};
@@ -198,14 +198,15 @@ fn replay(answer: StoredAnswer) -> HttpResponse {
 pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
     let Some(value) = req.headers().get(IDEMPOTENCY_KEY).cloned() else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        // Most requests: passed through untouched, without boxing their bodies.
+        return Ok(next.call(req).await?.map_into_left_body());
     };
     // Keys belong to the caller; a request without a valid token is refused by its route.
     let owner = match (req.method(), crate::auth::subject(req.request())) {
         (&Method::POST, Some(owner)) => owner,
-        _ => return Ok(next.call(req).await?.map_into_boxed_body()),
+        _ => return Ok(next.call(req).await?.map_into_left_body()),
     };
     let key = parse_key(&value)?;
     let (state, limit) = (
@@ -226,7 +227,12 @@ pub async fn idempotency(
             .await?
     };
     match claimed {
-        Claim::Replay(answer) => return Ok(req.into_response(replay(answer))),
+        Claim::Replay(answer) => {
+            return Ok(req
+                .into_response(replay(answer))
+                .map_into_boxed_body()
+                .map_into_right_body())
+        }
         Claim::Mismatch => {
             return Err(AppError::invalid(
                 "Idempotency-Key",
@@ -281,8 +287,5 @@ pub async fn idempotency(
         Ok(Err(error)) => tracing::warn!(%error, "an idempotent answer was not kept"),
         Err(error) => tracing::warn!(%error, "an idempotent answer was not kept"),
     }
-    Ok(ServiceResponse::new(
-        request,
-        response.set_body(BoxBody::new(bytes)),
-    ))
+    Ok(ServiceResponse::new(request, response.set_body(BoxBody::new(bytes))).map_into_right_body())
 }

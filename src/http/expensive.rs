@@ -66,8 +66,12 @@ impl Background {
                             Ok(receiver) => receiver.recv(),
                             Err(_) => return,
                         };
+                        // A job that panics loses its answer (its caller gets a 500), not
+                        // the thread: the pool keeps its size.
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     }
@@ -470,6 +474,18 @@ mod tests {
         assert_eq!(collected, bytes);
         let small = SharedBody::new(Bytes::from_static(b"{}"));
         assert_eq!(small.try_into_bytes().ok().unwrap(), "{}");
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_job_fails_its_caller_and_keeps_the_thread() {
+        let gates = Gates::new(&limits(1, 1000));
+        for _ in 0..CLASSES + 2 {
+            let lost = gates
+                .run(WorkClass::Export, || -> AppResult<()> { panic!("a bug") })
+                .await;
+            assert!(lost.is_err());
+        }
+        assert_eq!(gates.run(WorkClass::Export, || Ok(7)).await.unwrap(), 7);
     }
 
     #[actix_web::test]

@@ -130,16 +130,44 @@ impl Drop for Server {
     }
 }
 
+/// The anchor: the smallest HTTP server, one thread per connection, answering every request
+/// with `ok`. Run beside quanze on its core, it shows what the machine itself does to a
+/// health check's latency during the burst.
+fn anchor_server(port: u16) {
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the anchor");
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut head = [0u8; 1024];
+            let _ = stream.read(&mut head);
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        });
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(port) = args
+        .iter()
+        .position(|a| a == "anchor-server")
+        .and_then(|i| args.get(i + 1))
+    {
+        return anchor_server(port.parse().expect("a port"));
+    }
     let dir = tempfile::tempdir().expect("a temporary directory");
     eprintln!("== burst: preparing two published editions of {ITEMS} items");
     quanze(dir.path(), &["demo"]);
     editions(dir.path());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     // As the load benchmark does: quanze on core 0, this process (the 1,000 readers, the
     // waves and the watchers) on core 1, so /healthz times the server, not its client.
     let pinned = Command::new("taskset")
@@ -164,6 +192,22 @@ fn main() {
             .expect("start quanze"),
     );
     let pid = server.0.id();
+    let anchor_port = free_port();
+    let anchor_exe = std::env::current_exe().expect("this benchmark's path");
+    let mut anchor = if pinned {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0"]).arg(&anchor_exe);
+        command
+    } else {
+        Command::new(&anchor_exe)
+    };
+    let anchor = Server(
+        anchor
+            .args(["anchor-server", &anchor_port.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the anchor"),
+    );
     for _ in 0..100 {
         if get(port, "/healthz", None).0 == 200 {
             break;
@@ -198,11 +242,14 @@ fn main() {
     // The slowest /healthz of each phase: slow readers, waves, idle.
     let phase = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let worst_by_phase: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
+    // The same probe of the anchor, beside it.
+    let anchor_by_phase: Arc<[AtomicU64; 3]> = Arc::new(Default::default());
     let (worst_health, peak_rss) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let failed_health = Arc::new(AtomicU64::new(0));
     let watchers = {
         let (stop, worst, failed) = (done.clone(), worst_health.clone(), failed_health.clone());
         let (phase, by_phase) = (phase.clone(), worst_by_phase.clone());
+        let anchor_worst = anchor_by_phase.clone();
         let trace = std::env::var_os("BURST_TRACE").is_some();
         let health = std::thread::spawn(move || {
             let began = Instant::now();
@@ -217,6 +264,9 @@ fn main() {
                 if status != 200 {
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
+                let (_, anchored) = get(anchor_port, "/", None);
+                anchor_worst[phase.load(Ordering::Relaxed)]
+                    .fetch_max(anchored.as_micros() as u64, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
@@ -348,11 +398,18 @@ fn main() {
         failed_health.load(Ordering::Relaxed)
     );
     let phase_worst = |i: usize| worst_by_phase[i].load(Ordering::Relaxed) as f64 / 1000.0;
+    let anchor_worst = |i: usize| anchor_by_phase[i].load(Ordering::Relaxed) as f64 / 1000.0;
     println!(
         "| slowest /healthz: readers, waves, idle | {:.1}, {:.1}, {:.1} ms |",
         phase_worst(0),
         phase_worst(1),
         phase_worst(2)
+    );
+    println!(
+        "| slowest answer of the anchor (a minimal server on quanze's core), same phases | {:.1}, {:.1}, {:.1} ms |",
+        anchor_worst(0),
+        anchor_worst(1),
+        anchor_worst(2)
     );
     println!("| wave answers by status | {statuses:?} |");
     let goals = [
@@ -371,7 +428,7 @@ fn main() {
         println!("| goal: {goal} | {} |", if met { "met" } else { "MISSED" });
         missed |= !met;
     }
-    drop(server);
+    drop((server, anchor));
     if missed {
         std::process::exit(1);
     }

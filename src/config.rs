@@ -147,7 +147,7 @@ pub struct ServerConfig {
 }
 
 fn default_send_buffer() -> usize {
-    128 * 1024
+    64 * 1024
 }
 
 fn default_backlog() -> i32 {

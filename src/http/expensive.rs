@@ -384,19 +384,25 @@ impl MessageBody for SharedBody {
     }
 }
 
+/// Whether the request already holds the representation tagged `etag` (`If-None-Match`,
+/// weak and `*` forms too), compared as bytes.
+pub fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
+    let etag = etag.as_bytes();
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|t| t.trim_ascii())
+        .map(|t| t.strip_prefix(b"W/").unwrap_or(t))
+        .any(|t| t == b"*" || t == etag)
+}
+
 /// A shared answer as JSON: 304 when the client holds it.
 pub fn shared_json(
     req: &HttpRequest,
     answer: &SharedAnswer,
     cache_control: &'static str,
 ) -> HttpResponse {
-    let fresh = req
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|t| t.trim_ascii())
-        .map(|t| t.strip_prefix(b"W/").unwrap_or(t))
-        .any(|t| t == b"*" || t == answer.etag.as_bytes());
+    let fresh = not_modified(req, &answer.etag);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {

@@ -20,7 +20,7 @@ use super::model::{PublicReview, Version, Versions};
 use crate::audit::Anchor;
 use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
-use crate::http::expensive::{shared_json, SharedBody, WorkClass};
+use crate::http::expensive::{not_modified, shared_json, SharedBody, WorkClass};
 use crate::keys::JwkSet;
 use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
@@ -63,17 +63,6 @@ fn parse_date(field: &str, value: Option<&str>) -> AppResult<NaiveDate> {
         Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|_| AppError::invalid(field, "must be a date, YYYY-MM-DD")),
     }
-}
-
-/// Whether the request already holds this representation.
-fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
-    let etag = etag.as_bytes();
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|t| t.trim_ascii())
-        .map(|t| t.strip_prefix(b"W/").unwrap_or(t))
-        .any(|t| t == b"*" || t == etag)
 }
 
 /// The body of an answer from cached bytes.

@@ -407,6 +407,33 @@ pub fn item(code: &str, name: &str) -> Value {
     })
 }
 
+/// Opens a claiming round of the demo edition in 泸县 as its compiler; the round's id and
+/// `township`'s claims.
+pub fn demo_round_claims(app: &TestApp, township: &str) -> (i64, Vec<Value>) {
+    let compiler = app.token(&["county_compiler"], LUXIAN, "luxian-gov");
+    let round = expect_json(
+        app.post(
+            &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
+            &compiler,
+            &json!({"edition": "2026", "title": "双向认领", "deadline": "2099-12-31"}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let claims = expect_json(
+        app.get_as(
+            &format!("/api/v1/claim-rounds/{round}/claims?township={township}&page_size=500"),
+            &compiler,
+        ),
+        200,
+    )["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    (round, claims)
+}
+
 /// Creates a draft edition in the demo province and returns its ETag.
 pub fn draft(app: &TestApp, code: &str) -> String {
     let response = app.post(

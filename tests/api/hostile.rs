@@ -103,26 +103,7 @@ fn catalogue_exports_neutralise_every_formula_in_every_free_text_column() {
 fn claims_and_duty_list_exports_neutralise_what_clerks_and_compilers_typed() {
     let app = TestApp::with_demo();
     let compiler = app.token(&["county_compiler"], LUXIAN, "luxian-gov");
-    let round = expect_json(
-        app.post(
-            &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler,
-            &json!({"edition": "2026", "title": "双向认领", "deadline": "2099-12-31"}),
-        ),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let claims = expect_json(
-        app.get_as(
-            &format!("/api/v1/claim-rounds/{round}/claims?township={YUCHAN}&page_size=500"),
-            &compiler,
-        ),
-        200,
-    )["items"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let (round, claims) = demo_round_claims(&app, YUCHAN);
     let mut answers = Vec::new();
     let mut planted = Vec::new();
     for (claim, start) in claims.iter().zip(FORMULA_STARTS) {

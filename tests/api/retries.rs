@@ -22,24 +22,8 @@ fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: &Value
 
 /// A round of the demo edition in 泸县, and 玉蟾街道's first claim.
 fn round_and_claim(app: &TestApp) -> (i64, Value) {
-    let round = expect_json(
-        app.post(
-            &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(app),
-            &json!({"edition": "2026", "title": "双向认领", "deadline": "2099-12-31"}),
-        ),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let claims = expect_json(
-        app.get_as(
-            &format!("/api/v1/claim-rounds/{round}/claims?township={YUCHAN}"),
-            &compiler(app),
-        ),
-        200,
-    );
-    (round, claims["items"][0].clone())
+    let (round, claims) = demo_round_claims(app, YUCHAN);
+    (round, claims[0].clone())
 }
 
 fn answer_body(claim: &Value, reason: &str) -> Value {

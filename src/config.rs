@@ -144,6 +144,14 @@ pub struct ServerConfig {
     /// Each connection's socket send buffer, bytes; 0 leaves it to the kernel's autotuning.
     #[serde(default = "default_send_buffer")]
     pub send_buffer_bytes: usize,
+    /// How long a client has to send a whole request head once it has begun one (and,
+    /// for its first request, once it has connected), milliseconds; then a 408 problem.
+    #[serde(default = "default_head_timeout")]
+    pub head_timeout_ms: u64,
+}
+
+fn default_head_timeout() -> u64 {
+    5_000
 }
 
 fn default_send_buffer() -> usize {
@@ -242,6 +250,9 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_SEND_BUFFER_BYTES") {
             self.server.send_buffer_bytes = number("QUANZE_SEND_BUFFER_BYTES", v)?;
+        }
+        if let Some(v) = get("QUANZE_HEAD_TIMEOUT_MS") {
+            self.server.head_timeout_ms = number("QUANZE_HEAD_TIMEOUT_MS", v)?;
         }
         if let Some(v) = get("QUANZE_BACKLOG") {
             self.server.backlog = number("QUANZE_BACKLOG", v)?;

@@ -136,6 +136,12 @@ pub enum AppError {
     /// The request target (path and query) is longer than accepted.
     #[error("{0}")]
     UriTooLong(String),
+    /// The request head (request line and header fields) is larger than the server reads.
+    #[error("{0}")]
+    HeadTooLarge(String),
+    /// The client started a request head and did not finish it in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// The body's media type is not accepted here.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -189,6 +195,8 @@ impl AppError {
             AppError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
             AppError::UriTooLong(_) => ("uri-too-long", "URI too long"),
+            AppError::HeadTooLarge(_) => ("head-too-large", "Request header fields too large"),
+            AppError::RequestTimeout(_) => ("request-timeout", "Request timeout"),
             AppError::UnsupportedMediaType(_) => {
                 ("unsupported-media-type", "Unsupported media type")
             }
@@ -251,6 +259,8 @@ impl ResponseError for AppError {
             AppError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            AppError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable | AppError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

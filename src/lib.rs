@@ -29,7 +29,7 @@ use std::time::Duration;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, Compress};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
@@ -166,20 +166,54 @@ pub fn listen(server: &config::ServerConfig) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// An HTTP server on `listener`, with graceful shutdown on SIGTERM and SIGINT.
+/// An HTTP/1.1 server on `listener`, with graceful shutdown on SIGTERM and SIGINT.
+///
+/// What actix-web's `HttpServer::listen` assembles, with one difference: each connection
+/// is read through the wire screen (`http::wire`), so the heads the HTTP parser refuses
+/// are answered as problem+json too.
 pub fn http_server(
     service: Service,
     listener: TcpListener,
     config: &Config,
 ) -> std::io::Result<Server> {
-    // Answers are written whole; with Nagle's algorithm on (actix-web keeps the system's
-    // default) the tail of a large one could wait for the client's delayed ACK, 40 ms.
-    let mut server = HttpServer::new(move || build_app(service.clone()))
-        .shutdown_timeout(config.server.shutdown_timeout_secs)
-        .tcp_nodelay(true)
-        .listen(listener)?;
+    use actix_http::{HttpService, Protocol};
+    use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+    use actix_web::dev::AppConfig;
+
+    let addr = listener.local_addr()?;
+    let limits = http::wire::WireLimits {
+        head_timeout: Duration::from_millis(config.server.head_timeout_ms),
+    };
+    let mut builder = Server::build().shutdown_timeout(config.server.shutdown_timeout_secs);
     if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
+        builder = builder.workers(config.server.workers);
     }
-    Ok(server.run())
+    let shutdown = builder.graceful_shutdown_signal();
+    let builder = builder.listen("quanze", listener, move || {
+        let shutdown = shutdown.clone();
+        let app = build_app(service.clone())
+            .into_factory()
+            .map_err(|error| error.error_response());
+        let http = HttpService::build()
+            // The screen times request heads and answers a late one itself.
+            .client_request_timeout(Duration::ZERO)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(addr)
+            .graceful_shutdown_signal(move || {
+                let shutdown = shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .finish(map_config(app, |_| AppConfig::default()));
+        let decoding = actix_http::ServiceConfig::default();
+        fn_service(move |io: actix_rt::net::TcpStream| {
+            // Answers are written whole; with Nagle's algorithm on, the tail of a large
+            // one could wait for the client's delayed ACK.
+            let _ = io.set_nodelay(true);
+            let peer = io.peer_addr().ok();
+            let screened = http::wire::Screened::new(io, decoding.clone(), limits);
+            std::future::ready(Ok((screened, Protocol::Http1, peer)))
+        })
+        .and_then(http)
+    })?;
+    Ok(builder.run())
 }

@@ -8,6 +8,7 @@ pub mod idempotency;
 mod import;
 mod pagination;
 mod request_id;
+pub mod wire;
 
 pub use body::{validate, BodyLimits, ValidJson};
 pub use concurrency::{etag_value, require_revision, IfMatch};

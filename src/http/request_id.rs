@@ -10,7 +10,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A process-unique id without a system call per request: a random prefix drawn once
 /// at start and a counter.
-fn next_id() -> String {
+pub(crate) fn next_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::LazyLock;
     static PREFIX: LazyLock<String> =
@@ -20,7 +20,6 @@ fn next_id() -> String {
 }
 
 /// The longest request target (path and query) answered; longer ones are 414 problems.
-/// (The HTTP parser itself answers targets past 64 KiB, without a body.)
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
 /// What no route accepts, refused before routing as a problem: an over-long target, and

@@ -16,3 +16,4 @@ mod organisations;
 mod regions;
 mod retries;
 mod tokens;
+mod wire;

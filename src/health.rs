@@ -8,7 +8,7 @@ use crate::error::{AppError, AppResult};
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(healthz).service(readyz);
 }
 

@@ -98,9 +98,9 @@ impl Service {
     }
 }
 
-/// Every route of the service. The router tries routes in this order, so the public read
-/// path that portals hit all day comes first.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route of the service, each declared once (see `http::Routes`). The router tries
+/// routes in this order, so the public read path that portals hit all day comes first.
+pub fn routes(cfg: &mut crate::http::Routes) {
     publication::public::routes(cfg);
     health::routes(cfg);
     openapi::routes(cfg);
@@ -125,7 +125,9 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    use utoipa_actix_web::AppExt;
     App::new()
+        .into_utoipa_app()
         .app_data(web::Data::new(service.state))
         .app_data(web::Data::new(service.keys))
         .app_data(web::Data::new(service.limits))
@@ -133,6 +135,7 @@ pub fn build_app(
         .app_data(http::path_config())
         .app_data(http::payload_config(service.limits.import))
         .configure(routes)
+        .into_app()
         .default_service(web::to(http::not_found))
         .wrap(from_fn(http::idempotency))
         .wrap(Compress::default())

@@ -1,17 +1,16 @@
 //! The OpenAPI contract, generated from the handlers, and the offline Swagger UI.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, HttpResponse};
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::{
-    audit, catalogue, claims, duties, error, health, http, organisations, publication, regions,
-};
+use crate::{error, http};
 
-/// The whole API.
+/// What the document says beside its operations; the operations come from the handlers
+/// as `crate::routes` registers them.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -19,90 +18,7 @@ use crate::{
         description = "權責: the registry of the powers and duties of China's townships. Errors are RFC 9457 problem+json; writes to mutable resources need If-Match with the ETag from GET.",
         license(name = "Apache-2.0")
     ),
-    paths(
-        health::healthz,
-        health::readyz,
-        regions::list_regions,
-        regions::get_region,
-        regions::list_region_children,
-        regions::import_regions,
-        organisations::list_organisations,
-        organisations::create_organisation,
-        organisations::import_organisations,
-        organisations::get_organisation,
-        organisations::update_organisation,
-        organisations::delete_organisation,
-        catalogue::get_dictionaries,
-        catalogue::list_editions,
-        catalogue::create_edition,
-        catalogue::get_edition,
-        catalogue::update_edition,
-        catalogue::delete_edition,
-        catalogue::publish_edition,
-        catalogue::retire_edition,
-        catalogue::copy_edition,
-        catalogue::import_edition,
-        catalogue::export_edition,
-        catalogue::list_items,
-        catalogue::create_item,
-        catalogue::get_item,
-        catalogue::update_item,
-        catalogue::delete_item,
-        catalogue::diff_editions,
-        catalogue::public_list_editions,
-        catalogue::public_get_edition,
-        catalogue::public_list_items,
-        catalogue::public_get_item,
-        catalogue::public_export_edition,
-        catalogue::public_diff_editions,
-        claims::open_round,
-        claims::list_rounds,
-        claims::get_round,
-        claims::close_round,
-        claims::list_claims,
-        claims::export_claims,
-        claims::get_round_statistics,
-        claims::answer_claims,
-        claims::confirm_claims,
-        claims::get_claim,
-        claims::reopen_claim,
-        claims::get_power_set,
-        duties::get_duty_list,
-        duties::list_matters,
-        duties::create_matter,
-        duties::get_matter,
-        duties::update_matter,
-        duties::delete_matter,
-        duties::import_duty_list,
-        duties::export_duty_list,
-        duties::get_duty_statistics,
-        duties::lookup_duties,
-        duties::request_admission,
-        duties::list_admissions,
-        duties::get_admission,
-        duties::accept_admission,
-        duties::reject_admission,
-        publication::submit_version,
-        publication::list_versions,
-        publication::get_version,
-        publication::get_version_document,
-        publication::review_version,
-        publication::publish_version,
-        publication::withdraw_version,
-        publication::public::public_list_in_force,
-        publication::public::public_list_versions,
-        publication::public::public_version,
-        publication::public::public_diff,
-        publication::public::public_township_power_list,
-        publication::public::public_lookup,
-        publication::public::public_keys,
-        publication::feed::publications_json,
-        publication::feed::publications_atom,
-        audit::list_audit_events,
-        audit::verify_audit_chain,
-    ),
     components(schemas(error::Problem, error::FieldError, http::ImportReport, http::Format)),
-    modifiers(&StandardResponses),
     tags(
         (name = "operations", description = "Health and readiness"),
         (name = "regions", description = "Regions by 12-digit statistical division code"),
@@ -143,7 +59,7 @@ fn add_standard(op: &mut Operation, writes: bool) {
     let optional_auth = op.security.as_ref().is_some_and(|reqs| reqs.len() > 1);
     let conditional = op.parameters.as_ref().is_some_and(|ps| {
         ps.iter()
-            .any(|p| p.name == "If-Match" && matches!(p.parameter_in, ParameterIn::Header))
+            .any(|p| matches!(p, RefOr::T(p) if p.name == "If-Match" && matches!(p.parameter_in, ParameterIn::Header)))
     });
     let has_input =
         op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -178,13 +94,27 @@ fn add_standard(op: &mut Operation, writes: bool) {
         "503",
         "The database is unavailable; retry after the Retry-After seconds",
     );
+    // OpenAPI requires every response to say something; a handler that gave no
+    // description gets the status's reason phrase.
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let RefOr::T(response) = response {
+            if response.description.is_empty() {
+                let reason = status
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|code| actix_web::http::StatusCode::from_u16(code).ok())
+                    .and_then(|code| code.canonical_reason());
+                response.description = reason.unwrap_or("Success").to_string();
+            }
+        }
+    }
 }
 
 /// Every authenticated POST takes `Idempotency-Key` (see `http::idempotency`).
 fn add_idempotency_key(op: &mut Operation) {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ObjectBuilder, Required, Type};
-    op.parameters.get_or_insert_with(Vec::new).push(
+    op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
         ParameterBuilder::new()
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
@@ -202,7 +132,7 @@ fn add_idempotency_key(op: &mut Operation) {
                     .max_length(Some(255)),
             ))
             .build(),
-    );
+    ));
     for (status, description) in [
         (
             "409",
@@ -248,20 +178,35 @@ impl Modify for StandardResponses {
     }
 }
 
+/// The whole contract: every registered handler's operation, with the standard answers.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt;
+    let (_, mut api) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes)
+        .split_for_parts();
+    StandardResponses.modify(&mut api);
+    api
+}
+
 /// The document as served and as checked in (pretty JSON with a final newline).
 pub fn document() -> String {
-    let mut text = ApiDoc::openapi()
+    let mut text = spec()
         .to_pretty_json()
         .expect("the OpenAPI document serialises");
     text.push('\n');
     text
 }
 
-/// Registers `/api-docs/openapi.json` and the Swagger UI at `/docs`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(openapi_json).service(docs_redirect).service(
-        SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi-ui.json", ApiDoc::openapi()),
-    );
+/// Registers `/api-docs/openapi.json` and the Swagger UI at `/docs`, which reads it; none
+/// of them is an operation of the API.
+pub fn routes(cfg: &mut http::Routes) {
+    cfg.map(|cfg| {
+        cfg.service(openapi_json)
+            .service(docs_redirect)
+            .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from("/api-docs/openapi.json")))
+    });
 }
 
 #[get("/api-docs/openapi.json")]

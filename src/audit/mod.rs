@@ -19,7 +19,7 @@ use crate::http::{Page, PageParams};
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(list_audit_events).service(verify_audit_chain);
 }
 

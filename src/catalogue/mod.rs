@@ -30,7 +30,7 @@ use crate::http::{
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(get_dictionaries)
         .service(list_editions)
         .service(create_edition)

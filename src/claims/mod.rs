@@ -31,7 +31,7 @@ use crate::regions::{county_path, Level, RegionCode};
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(open_round)
         .service(list_rounds)
         .service(get_round)

@@ -35,7 +35,7 @@ use crate::regions::{Level, RegionCode};
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(get_duty_list)
         .service(list_matters)
         .service(create_matter)

@@ -20,6 +20,11 @@ pub use import::{
 pub use pagination::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use request_id::request_id;
 
+/// Where a module registers its routes. A handler is registered with its
+/// `#[utoipa::path]` declaration, which is also its entry in the OpenAPI document: a
+/// route that is not documented does not compile.
+pub type Routes<'a> = utoipa_actix_web::service_config::ServiceConfig<'a>;
+
 use actix_web::http::{header, StatusCode};
 use actix_web::{error, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};

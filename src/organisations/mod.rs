@@ -22,7 +22,7 @@ use crate::regions::RegionCode;
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(list_organisations)
         .service(create_organisation)
         .service(import_organisations)

@@ -63,7 +63,7 @@ impl Publication {
 }
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(submit_version)
         .service(list_versions)
         .service(get_version)

@@ -36,7 +36,7 @@ pub const SIGNATURE_HEADER: &str = "x-jws-signature";
 
 /// Registers the routes. The router tries each in turn with a regex, so a township's
 /// slice, the read portals make most, comes first.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(public_township_power_list)
         .service(public_list_in_force)
         .service(public_keys)

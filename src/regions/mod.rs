@@ -16,7 +16,7 @@ use crate::http::{parse_csv, Format, ImportBody, ImportParams, ImportReport, Pag
 use crate::AppState;
 
 /// Registers the routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(cfg: &mut crate::http::Routes) {
     cfg.service(list_regions)
         .service(import_regions)
         .service(get_region)

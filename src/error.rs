@@ -330,6 +330,12 @@ impl From<actix_web::error::BlockingError> for AppError {
     }
 }
 
+impl From<crate::db::stored::BadStoredValue> for AppError {
+    fn from(error: crate::db::stored::BadStoredValue) -> Self {
+        AppError::Internal(error.to_string())
+    }
+}
+
 impl From<serde_json::Error> for AppError {
     fn from(error: serde_json::Error) -> Self {
         AppError::Internal(format!("stored JSON does not parse: {error}"))

@@ -389,7 +389,7 @@ async fn export(
             .read(move |conn| {
                 let edition = Edition::find(conn, &code)?;
                 edition.ensure_readable(reader.as_ref())?;
-                Ok(edition.status != "draft")
+                Ok(edition.status != EditionStatus::Draft)
             })
             .await?
     };
@@ -666,7 +666,7 @@ async fn diff_of(
                 for code in [&from, &to] {
                     let edition = Edition::find(conn, code)?;
                     edition.ensure_readable(reader.as_ref())?;
-                    immutable &= edition.status != "draft";
+                    immutable &= edition.status != EditionStatus::Draft;
                 }
                 Ok(immutable)
             })

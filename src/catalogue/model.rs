@@ -29,16 +29,11 @@ pub enum EditionStatus {
     Retired,
 }
 
-impl EditionStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EditionStatus::Draft => "draft",
-            EditionStatus::Published => "published",
-            EditionStatus::Retired => "retired",
-        }
-    }
-}
+crate::stored_states!(EditionStatus {
+    Draft => "draft",
+    Published => "published",
+    Retired => "retired",
+});
 
 /// An edition of the province catalogue (法定和賦權指導目錄).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]
@@ -52,8 +47,8 @@ pub struct Edition {
     /// Title, e.g. 四川省鄉鎮（街道）法定和賦權指導目錄（2026年版）.
     pub title: String,
     /// `draft`, `published` or `retired`.
-    #[schema(value_type = EditionStatus)]
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: EditionStatus,
     /// The edition this one was copied from.
     pub based_on: Option<String>,
     /// Revision, also the ETag.
@@ -157,7 +152,7 @@ impl Edition {
 
     /// True for published and retired editions, which anyone may read.
     pub fn is_public(&self) -> bool {
-        self.status != EditionStatus::Draft.as_str()
+        self.status != EditionStatus::Draft
     }
 
     /// Anyone reads published editions; drafts need the right in the province. An
@@ -176,7 +171,7 @@ impl Edition {
     }
 
     fn ensure_draft(&self) -> AppResult<()> {
-        if self.status == EditionStatus::Draft.as_str() {
+        if self.status == EditionStatus::Draft {
             Ok(())
         } else {
             Err(AppError::Conflict(format!(
@@ -353,7 +348,7 @@ impl Edition {
             code: code.into(),
             province_code: province.to_string(),
             title: title.into(),
-            status: EditionStatus::Draft.as_str().into(),
+            status: EditionStatus::Draft,
             based_on: based_on.map(Into::into),
             revision: 1,
             created_at: stamp,
@@ -362,7 +357,7 @@ impl Edition {
             retired_at: None,
         };
         diesel::insert_into(catalogue_editions::table)
-            .values(&edition)
+            .values(edition.clone())
             .execute(conn)?;
         let summary = match based_on {
             Some(from) => format!("new draft edition {code} from {from}"),
@@ -503,7 +498,7 @@ impl Edition {
         expected: i64,
     ) -> AppResult<Edition> {
         let edition = Edition::for_change(conn, actor, code, Some(expected))?;
-        if edition.status != EditionStatus::Published.as_str() {
+        if edition.status != EditionStatus::Published {
             return Err(AppError::Conflict(format!(
                 "edition {code} is {}: only a published edition can be retired",
                 edition.status

@@ -254,7 +254,7 @@ pub async fn export_claims(
         category: &c.category,
         domain: &c.domain,
         sector: &c.sector,
-        state: &c.state,
+        state: c.state.as_str(),
         unit: c.unit.as_deref().unwrap_or(""),
         reason: c.reason.as_deref().unwrap_or(""),
         note: c.note.as_deref().unwrap_or(""),

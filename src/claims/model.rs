@@ -31,6 +31,11 @@ pub enum RoundStatus {
     Closed,
 }
 
+crate::stored_states!(RoundStatus {
+    Open => "open",
+    Closed => "closed",
+});
+
 /// A claiming round as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = claim_rounds)]
@@ -48,8 +53,8 @@ pub struct Round {
     /// Answers are due by this date.
     pub deadline: NaiveDate,
     /// `open` or `closed`.
-    #[schema(value_type = RoundStatus)]
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: RoundStatus,
     /// Revision, also the ETag.
     pub revision: i64,
     /// Opened, UTC.
@@ -119,19 +124,14 @@ pub struct ClaimRecord {
     pub category: String,
     pub domain: String,
     pub sector: String,
-    pub state: String,
+    #[diesel(deserialize_as = String)]
+    pub state: ClaimState,
     pub unit_code: Option<String>,
     pub reason: Option<String>,
     pub note: Option<String>,
     pub revision: i64,
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
-}
-
-impl ClaimRecord {
-    fn state(&self) -> ClaimState {
-        ClaimState::parse(&self.state).expect("stored states are valid")
-    }
 }
 
 #[derive(Debug, Insertable)]
@@ -185,8 +185,7 @@ pub struct Claim {
     /// Sector of the department that gives the power up.
     pub sector: String,
     /// Where the claim stands.
-    #[schema(value_type = ClaimState)]
-    pub state: String,
+    pub state: ClaimState,
     /// The township unit that exercises the power (claimed, confirmed).
     pub unit: Option<String>,
     /// Why the township deferred or declined.
@@ -211,9 +210,11 @@ pub struct ClaimEvent {
     #[serde(skip)]
     pub claim_id: i64,
     /// State before.
-    pub from_state: String,
+    #[diesel(deserialize_as = String)]
+    pub from_state: ClaimState,
     /// State after.
-    pub to_state: String,
+    #[diesel(deserialize_as = String)]
+    pub to_state: ClaimState,
     /// Who.
     pub actor_sub: String,
     /// For which organisation.
@@ -322,7 +323,7 @@ impl Round {
     }
 
     fn ensure_open(&self) -> AppResult<()> {
-        if self.status == "open" {
+        if self.status == RoundStatus::Open {
             Ok(())
         } else {
             Err(AppError::Conflict(format!(
@@ -415,7 +416,7 @@ impl Round {
             Err(e) => return Err(e),
         };
         if let Some(edition) = &edition {
-            if edition.status != EditionStatus::Published.as_str() {
+            if edition.status != EditionStatus::Published {
                 errors.push(FieldError::new(
                     "edition",
                     format!(
@@ -530,7 +531,7 @@ impl Round {
                 edition_code: &edition.code,
                 title: &input.title,
                 deadline: input.deadline,
-                status: "open",
+                status: RoundStatus::Open.as_str(),
                 revision: 1,
                 created_at: stamp,
                 updated_at: stamp,
@@ -597,7 +598,7 @@ impl Round {
                 .filter(claim_rounds::revision.eq(round.revision)),
         )
         .set((
-            claim_rounds::status.eq("closed"),
+            claim_rounds::status.eq(RoundStatus::Closed.as_str()),
             claim_rounds::closed_at.eq(stamp),
             claim_rounds::revision.eq(round.revision + 1),
             claim_rounds::updated_at.eq(stamp),
@@ -957,7 +958,7 @@ impl Claims {
                 ),
                 Some(_) => {}
             }
-            match request.action.apply(claim.state()) {
+            match request.action.apply(claim.state) {
                 Ok(to) => planned.push((request, claim, to)),
                 Err(message) => illegal.push(
                     FieldError::new("state", format!("{}: {message}", claim.item_code))
@@ -1020,7 +1021,7 @@ impl Claims {
                 .push(claim.id);
             events.push(NewEventRow {
                 claim_id: claim.id,
-                from_state: claim.state().as_str(),
+                from_state: claim.state.as_str(),
                 to_state: to.as_str(),
                 actor_sub: actor.sub.clone(),
                 actor_org: actor.org.clone(),
@@ -1042,7 +1043,7 @@ impl Claims {
                     "round {round_id} {} {}: {} → {}{detail}",
                     claim.township_code,
                     claim.item_code,
-                    claim.state().as_str(),
+                    claim.state.as_str(),
                     to.as_str()
                 ),
             });

@@ -120,7 +120,7 @@ pub fn power_set(
         .filter(claim_rounds::county_code.eq(county.as_str()))
         .filter(claim_rounds::edition_code.eq(edition))
         .filter(claims::township_code.eq(township.as_str()))
-        .filter(claims::state.eq("confirmed"))
+        .filter(claims::state.eq(crate::claims::ClaimState::Confirmed.as_str()))
         .order(claims::round_id.asc())
         .select((
             claims::round_id,

@@ -26,36 +26,14 @@ pub enum ClaimState {
     Returned,
 }
 
-impl ClaimState {
-    /// Every state, in display order.
-    pub const ALL: [ClaimState; 6] = [
-        ClaimState::Offered,
-        ClaimState::Claimed,
-        ClaimState::Deferred,
-        ClaimState::Declined,
-        ClaimState::Confirmed,
-        ClaimState::Returned,
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ClaimState::Offered => "offered",
-            ClaimState::Claimed => "claimed",
-            ClaimState::Deferred => "deferred",
-            ClaimState::Declined => "declined",
-            ClaimState::Confirmed => "confirmed",
-            ClaimState::Returned => "returned",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(s: &str) -> Option<ClaimState> {
-        ClaimState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-    }
-}
+crate::stored_states!(ClaimState {
+    Offered => "offered",
+    Claimed => "claimed",
+    Deferred => "deferred",
+    Declined => "declined",
+    Confirmed => "confirmed",
+    Returned => "returned",
+});
 
 /// Something that moves a claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -162,7 +140,7 @@ mod tests {
             Action::Confirm,
             Action::Return,
         ];
-        for state in ClaimState::ALL {
+        for &state in ClaimState::ALL {
             for action in actions {
                 let result = action.apply(state);
                 if legal.contains(&(state, action)) {

@@ -5,6 +5,7 @@
 //! become a new empty database file.
 
 pub mod schema;
+pub mod stored;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -29,16 +29,11 @@ pub enum AdmissionStatus {
     Rejected,
 }
 
-impl AdmissionStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdmissionStatus::Pending => "pending",
-            AdmissionStatus::Accepted => "accepted",
-            AdmissionStatus::Rejected => "rejected",
-        }
-    }
-}
+crate::stored_states!(AdmissionStatus {
+    Pending => "pending",
+    Accepted => "accepted",
+    Rejected => "rejected",
+});
 
 /// A department's request.
 #[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
@@ -83,8 +78,7 @@ pub struct Admission {
     /// Why.
     pub justification: String,
     /// Where it stands.
-    #[schema(value_type = AdmissionStatus)]
-    pub status: String,
+    pub status: AdmissionStatus,
     /// The compiler's reason, when rejected.
     pub decision_reason: Option<String>,
     /// The matter added, when accepted.
@@ -108,7 +102,8 @@ struct AdmissionRow {
     requested_by: String,
     proposal: String,
     justification: String,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: AdmissionStatus,
     decision_reason: Option<String>,
     matter_code: Option<String>,
     decided_by: Option<String>,
@@ -246,7 +241,7 @@ impl Admissions {
         let county = RegionCode::parse(&admission.county).expect("stored codes are valid");
         actor.require(Permission::ManageDutyList, &county)?;
         require_revision(expected, admission.revision)?;
-        if admission.status != AdmissionStatus::Pending.as_str() {
+        if admission.status != AdmissionStatus::Pending {
             return Err(AppError::Conflict(format!(
                 "request {id} is already {}",
                 admission.status

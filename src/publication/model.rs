@@ -36,29 +36,14 @@ pub enum Stage {
     Approval,
 }
 
+crate::stored_states!(Stage {
+    Legality => "legality",
+    Government => "government",
+    Staffing => "staffing",
+    Approval => "approval",
+});
+
 impl Stage {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Legality => "legality",
-            Stage::Government => "government",
-            Stage::Staffing => "staffing",
-            Stage::Approval => "approval",
-        }
-    }
-
-    /// Reads a stored or configured name.
-    pub fn parse(s: &str) -> Option<Stage> {
-        [
-            Stage::Legality,
-            Stage::Government,
-            Stage::Staffing,
-            Stage::Approval,
-        ]
-        .into_iter()
-        .find(|stage| stage.as_str() == s)
-    }
-
     /// The role that reviews at this stage.
     pub fn role(self) -> Role {
         match self {
@@ -172,6 +157,27 @@ pub enum VersionStatus {
     Superseded,
 }
 
+crate::stored_states!(VersionStatus {
+    InReview => "in_review",
+    Approved => "approved",
+    Returned => "returned",
+    Withdrawn => "withdrawn",
+    Published => "published",
+    Superseded => "superseded",
+});
+
+impl VersionStatus {
+    /// Under review or approved: the version may still be decided on, published or
+    /// withdrawn, and no other version of its list may be submitted.
+    pub fn is_pending(self) -> bool {
+        matches!(self, VersionStatus::InReview | VersionStatus::Approved)
+    }
+
+    /// Published now or before.
+    pub const EVER_PUBLISHED: [VersionStatus; 2] =
+        [VersionStatus::Published, VersionStatus::Superseded];
+}
+
 /// A version's metadata (its content is served separately).
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, ToSchema)]
 #[diesel(table_name = list_versions)]
@@ -188,8 +194,8 @@ pub struct Version {
     /// Version number, from 1 per county and kind.
     pub number: i32,
     /// Where it stands.
-    #[schema(value_type = VersionStatus)]
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: VersionStatus,
     /// Title.
     pub title: String,
     /// 調整說明: what changed and why.
@@ -261,6 +267,11 @@ pub enum Severity {
     Advisory,
 }
 
+crate::stored_states!(Severity {
+    Blocking => "blocking",
+    Advisory => "advisory",
+});
+
 /// A reviewer's decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -270,6 +281,11 @@ pub enum Decision {
     /// Back to the compiler; the version ends.
     Return,
 }
+
+crate::stored_states!(Decision {
+    Approve => "approve",
+    Return => "return",
+});
 
 /// A review as submitted.
 #[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
@@ -500,7 +516,10 @@ impl Versions {
             .filter(list_versions::kind.eq(kind.as_str()))
             .into_boxed();
         if published_only {
-            q = q.filter(list_versions::status.eq_any(["published", "superseded"]));
+            q = q.filter(
+                list_versions::status
+                    .eq_any(VersionStatus::EVER_PUBLISHED.map(VersionStatus::as_str)),
+            );
         }
         Ok(q.order(list_versions::number.desc())
             .select(Version::as_select())
@@ -518,7 +537,10 @@ impl Versions {
         Ok(list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
-            .filter(list_versions::status.eq_any(["published", "superseded"]))
+            .filter(
+                list_versions::status
+                    .eq_any(VersionStatus::EVER_PUBLISHED.map(VersionStatus::as_str)),
+            )
             .filter(list_versions::effective_from.le(date))
             .filter(
                 list_versions::effective_to
@@ -582,16 +604,11 @@ impl Versions {
                 item_code,
                 problem,
                 law,
-                severity: if severity == "blocking" {
-                    Severity::Blocking
-                } else {
-                    Severity::Advisory
-                },
+                severity: Severity::try_from(severity)?,
                 change_required,
             });
         }
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
                 |(
                     id,
@@ -602,24 +619,22 @@ impl Versions {
                     comments,
                     reviewed_hash,
                     created_at,
-                )| Review {
-                    id,
-                    reviewer_org_name,
-                    stage: Stage::parse(&stage).unwrap_or(Stage::Legality),
-                    decision: if decision == "approve" {
-                        Decision::Approve
-                    } else {
-                        Decision::Return
-                    },
-                    reviewer,
-                    reviewer_org,
-                    comments,
-                    reviewed_hash,
-                    created_at,
-                    findings: findings.remove(&id).unwrap_or_default(),
+                )| {
+                    Ok(Review {
+                        id,
+                        reviewer_org_name,
+                        stage: Stage::try_from(stage)?,
+                        decision: Decision::try_from(decision)?,
+                        reviewer,
+                        reviewer_org,
+                        comments,
+                        reviewed_hash,
+                        created_at,
+                        findings: findings.remove(&id).unwrap_or_default(),
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     /// Each required stage's latest decision on this content.
@@ -706,7 +721,10 @@ impl Versions {
         let open: Option<(i32, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
-            .filter(list_versions::status.eq_any(["in_review", "approved"]))
+            .filter(list_versions::status.eq_any([
+                VersionStatus::InReview.as_str(),
+                VersionStatus::Approved.as_str(),
+            ]))
             .select((list_versions::number, list_versions::status))
             .first(conn)
             .optional()?;
@@ -741,7 +759,7 @@ impl Versions {
                 list_versions::county_code.eq(county.as_str()),
                 list_versions::kind.eq(kind.as_str()),
                 list_versions::number.eq(number),
-                list_versions::status.eq("in_review"),
+                list_versions::status.eq(VersionStatus::InReview.as_str()),
                 list_versions::title.eq(input.title.trim()),
                 list_versions::change_summary.eq(input.change_summary.trim()),
                 list_versions::content_hash.eq(&compiled.hash),
@@ -789,7 +807,16 @@ impl Versions {
         let decided: Option<(i64, i32, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
-            .filter(list_versions::status.eq_any(["returned", "published", "superseded"]))
+            .filter(
+                list_versions::status.eq_any(
+                    [
+                        VersionStatus::Returned,
+                        VersionStatus::Published,
+                        VersionStatus::Superseded,
+                    ]
+                    .map(VersionStatus::as_str),
+                ),
+            )
             .order(list_versions::number.desc())
             .select((
                 list_versions::id,
@@ -798,7 +825,8 @@ impl Versions {
             ))
             .first(conn)
             .optional()?;
-        let Some((id, number, _)) = decided.filter(|(_, _, status)| status == "returned") else {
+        let returned = VersionStatus::Returned.as_str();
+        let Some((id, number, _)) = decided.filter(|(_, _, status)| status == returned) else {
             return Ok(Vec::new());
         };
         let old: Value = serde_json::from_str(&Versions::content(conn, id)?)?;
@@ -867,7 +895,7 @@ impl Versions {
             .set(list_versions::revision.eq(list_versions::revision + 1))
             .execute(conn)?;
         let version = Versions::find(conn, county, kind, number)?;
-        if version.status != "in_review" && version.status != "approved" {
+        if !version.status.is_pending() {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: it is no longer reviewed",
                 version.status
@@ -907,11 +935,7 @@ impl Versions {
         let review_values = (
             version_reviews::version_id.eq(version.id),
             version_reviews::stage.eq(input.stage.as_str()),
-            version_reviews::decision.eq(if input.decision == Decision::Approve {
-                "approve"
-            } else {
-                "return"
-            }),
+            version_reviews::decision.eq(input.decision.as_str()),
             version_reviews::reviewer_sub.eq(&actor.sub),
             version_reviews::reviewer_org.eq(&organisation.code),
             version_reviews::reviewer_org_name.eq(&organisation.name),
@@ -932,31 +956,27 @@ impl Versions {
                     review_findings::item_code.eq(&f.item_code),
                     review_findings::problem.eq(f.problem.trim()),
                     review_findings::law.eq(f.law.as_deref()),
-                    review_findings::severity.eq(if f.severity == Severity::Blocking {
-                        "blocking"
-                    } else {
-                        "advisory"
-                    }),
+                    review_findings::severity.eq(f.severity.as_str()),
                     review_findings::change_required.eq(f.change_required.trim()),
                 ))
                 .execute(conn)?;
         }
         let status = match input.decision {
-            Decision::Return => "returned",
+            Decision::Return => VersionStatus::Returned,
             Decision::Approve => {
                 let reviews = Versions::reviews(conn, version.id)?;
                 let states = Versions::stage_states(plan, &version, &reviews);
                 if Versions::missing(plan, &states).is_empty() {
-                    "approved"
+                    VersionStatus::Approved
                 } else {
-                    "in_review"
+                    VersionStatus::InReview
                 }
             }
         };
         diesel::update(list_versions::table.find(version.id))
             .set((
-                list_versions::status.eq(status),
-                list_versions::ended_at.eq((status == "returned").then_some(stamp)),
+                list_versions::status.eq(status.as_str()),
+                list_versions::ended_at.eq((status == VersionStatus::Returned).then_some(stamp)),
             ))
             .execute(conn)?;
         audit::record(
@@ -992,13 +1012,13 @@ impl Versions {
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
         require_revision(expected, version.revision)?;
-        if version.status != "in_review" && version.status != "approved" {
+        if !version.status.is_pending() {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: only a version under review can be withdrawn",
                 version.status
             )));
         }
-        Versions::set_status(conn, &version, "withdrawn", Some(now()))?;
+        Versions::set_status(conn, &version, VersionStatus::Withdrawn, Some(now()))?;
         audit::record(
             conn,
             actor,
@@ -1014,7 +1034,7 @@ impl Versions {
     fn set_status(
         conn: &mut DbConnection,
         version: &Version,
-        status: &str,
+        status: VersionStatus,
         ended_at: Option<NaiveDateTime>,
     ) -> AppResult<()> {
         let changed = diesel::update(
@@ -1023,7 +1043,7 @@ impl Versions {
                 .filter(list_versions::revision.eq(version.revision)),
         )
         .set((
-            list_versions::status.eq(status),
+            list_versions::status.eq(status.as_str()),
             list_versions::ended_at.eq(ended_at),
             list_versions::revision.eq(version.revision + 1),
         ))
@@ -1052,7 +1072,7 @@ impl Versions {
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
         require_revision(expected, version.revision)?;
-        if version.status != "in_review" && version.status != "approved" {
+        if !version.status.is_pending() {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: only an approved version can be published",
                 version.status
@@ -1071,7 +1091,7 @@ impl Versions {
         let previous: Option<Version> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
-            .filter(list_versions::status.eq("published"))
+            .filter(list_versions::status.eq(VersionStatus::Published.as_str()))
             .select(Version::as_select())
             .first(conn)
             .optional()?;
@@ -1089,7 +1109,7 @@ impl Versions {
             }
             diesel::update(list_versions::table.find(previous.id))
                 .set((
-                    list_versions::status.eq("superseded"),
+                    list_versions::status.eq(VersionStatus::Superseded.as_str()),
                     list_versions::effective_to.eq(effective_from),
                     list_versions::revision.eq(previous.revision + 1),
                 ))
@@ -1101,7 +1121,7 @@ impl Versions {
                 .filter(list_versions::revision.eq(version.revision)),
         )
         .set((
-            list_versions::status.eq("published"),
+            list_versions::status.eq(VersionStatus::Published.as_str()),
             list_versions::published_by.eq(&actor.sub),
             list_versions::published_at.eq(stamp),
             list_versions::effective_from.eq(effective_from),
@@ -1171,7 +1191,7 @@ impl Versions {
         for chunk in ids.chunks(500) {
             let rows: Vec<ApprovalRow> = version_reviews::table
                 .filter(version_reviews::version_id.eq_any(chunk))
-                .filter(version_reviews::decision.eq("approve"))
+                .filter(version_reviews::decision.eq(Decision::Approve.as_str()))
                 .order(version_reviews::id.asc())
                 .select((
                     version_reviews::version_id,

@@ -275,7 +275,7 @@ pub struct PublicVersion {
     /// Version number.
     pub number: i32,
     /// `published` (the latest) or `superseded`.
-    pub status: String,
+    pub status: crate::publication::VersionStatus,
     /// Title.
     pub title: String,
     /// 調整說明.

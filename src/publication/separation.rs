@@ -151,7 +151,7 @@ mod tests {
             county_code: "510521000000".into(),
             kind: "power".into(),
             number: 3,
-            status: "in_review".into(),
+            status: crate::publication::VersionStatus::InReview,
             title: "t".into(),
             change_summary: "c".into(),
             content_hash: "h".repeat(64),

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod organisations;
 pub mod publication;
 pub mod regions;
+pub mod revision;
 pub mod text;
 
 use std::net::TcpListener;

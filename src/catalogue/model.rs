@@ -14,8 +14,9 @@ use crate::auth::{Permission, Principal};
 use crate::db::schema::{catalogue_editions, catalogue_items, item_categories, regions};
 use crate::db::{like_pattern, now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{require_revision, ImportReport, PageRequest};
+use crate::http::{ImportReport, PageRequest};
 use crate::regions::{Level, RegionCode};
+use crate::revision;
 
 /// The state of an edition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -196,7 +197,7 @@ impl Edition {
         actor.require(Permission::ManageCatalogue, &edition.province())?;
         let mut guarded = diesel::update(catalogue_editions::table.find(code)).into_boxed();
         if let Some(expected) = expected {
-            require_revision(expected, edition.revision)?;
+            revision::require(expected, edition.revision)?;
             guarded = guarded.filter(catalogue_editions::revision.eq(expected));
         }
         let changed = guarded
@@ -205,12 +206,7 @@ impl Edition {
                 catalogue_editions::updated_at.eq(now()),
             ))
             .execute(conn)?;
-        if changed == 0 {
-            let current = Edition::find(conn, code)?;
-            return Err(AppError::PreconditionFailed {
-                current: current.revision,
-            });
-        }
+        revision::guarded(changed, || Ok(Edition::find(conn, code)?.revision))?;
         Edition::find(conn, code)
     }
 
@@ -726,7 +722,7 @@ impl Items {
         ed.ensure_draft()?;
         let current = Items::find_record(conn, edition, code)?
             .ok_or_else(|| AppError::NotFound(format!("edition {edition} has no item {code}")))?;
-        require_revision(expected, current.revision)?;
+        revision::require(expected, current.revision)?;
         if input.code.trim() != code {
             return Err(AppError::invalid("code", "the code of an item cannot change; it is what keeps it the same power across editions"));
         }
@@ -763,11 +759,13 @@ impl Items {
             catalogue_items::updated_at.eq(record.updated_at),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: current.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(catalogue_items::table
+                .filter(catalogue_items::edition_code.eq(edition))
+                .filter(catalogue_items::code.eq(code))
+                .select(catalogue_items::revision)
+                .first(conn)?)
+        })?;
         audit::record(
             conn,
             actor,
@@ -792,7 +790,7 @@ impl Items {
         ed.ensure_draft()?;
         let current = Items::find_record(conn, edition, code)?
             .ok_or_else(|| AppError::NotFound(format!("edition {edition} has no item {code}")))?;
-        require_revision(expected, current.revision)?;
+        revision::require(expected, current.revision)?;
         let children: Vec<String> = catalogue_items::table
             .filter(catalogue_items::edition_code.eq(edition))
             .filter(catalogue_items::parent_code.eq(code))
@@ -811,11 +809,13 @@ impl Items {
                 .filter(catalogue_items::revision.eq(current.revision)),
         )
         .execute(conn)?;
-        if deleted == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: current.revision + 1,
-            });
-        }
+        revision::guarded(deleted, || {
+            Ok(catalogue_items::table
+                .filter(catalogue_items::edition_code.eq(edition))
+                .filter(catalogue_items::code.eq(code))
+                .select(catalogue_items::revision)
+                .first(conn)?)
+        })?;
         audit::record(
             conn,
             actor,
@@ -841,7 +841,7 @@ impl Items {
     ) -> AppResult<ImportReport> {
         let ed = Edition::for_check(conn, actor, edition)?;
         if let Some(expected) = expected.filter(|_| !dry_run) {
-            require_revision(expected, ed.revision)?;
+            revision::require(expected, ed.revision)?;
         }
         ed.ensure_draft()?;
         let dict = dictionaries(conn)?;

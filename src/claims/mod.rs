@@ -539,7 +539,7 @@ pub async fn reopen_claim(
     let expected = if_match.revision()?;
     let id = id.into_inner();
     let reason = body.into_inner().reason;
-    let mut claims = state
+    let claims = state
         .db
         .write(move |conn| {
             let record = Claims::locate(conn, id)?;
@@ -554,14 +554,19 @@ pub async fn reopen_claim(
             };
             Claims::apply(conn, &principal, record.round_id, vec![request])
         })
-        .await
-        .map_err(|e| match e {
-            // A single claim: answer a stale revision the way every If-Match write does.
-            AppError::Stale { .. } => AppError::PreconditionFailed {
-                current: expected + 1,
-            },
-            other => other,
-        })?;
+        .await;
+    let mut claims = match claims {
+        // A single claim: answer a stale revision the way every If-Match write does,
+        // with the revision the claim holds now.
+        Err(AppError::Stale { .. }) => {
+            let current = state
+                .db
+                .read(move |conn| Ok(Claims::locate(conn, id)?.revision))
+                .await?;
+            return Err(AppError::PreconditionFailed { current });
+        }
+        other => other?,
+    };
     let claim = claims
         .pop()
         .ok_or_else(|| AppError::Internal("reopen changed nothing".into()))?;

@@ -17,9 +17,10 @@ use crate::db::schema::{
 };
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{require_revision, PageRequest};
+use crate::http::PageRequest;
 use crate::organisations::{Organisation, OrganisationKind};
 use crate::regions::{Level, RegionCode};
+use crate::revision;
 
 /// Whether a round still takes answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -589,7 +590,7 @@ impl Round {
     ) -> AppResult<RoundView> {
         let round = Round::find(conn, id)?;
         actor.require(Permission::ManageClaimRounds, &round.county())?;
-        require_revision(expected, round.revision)?;
+        revision::require(expected, round.revision)?;
         round.ensure_open()?;
         let stamp = now();
         let changed = diesel::update(
@@ -604,11 +605,12 @@ impl Round {
             claim_rounds::updated_at.eq(stamp),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: round.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(claim_rounds::table
+                .find(id)
+                .select(claim_rounds::revision)
+                .first(conn)?)
+        })?;
         let open: i64 = claims::table
             .filter(claims::round_id.eq(id))
             .filter(claims::state.eq_any([

@@ -13,9 +13,10 @@ use crate::auth::{Permission, Principal};
 use crate::db::schema::duty_admissions;
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::http::{require_revision, PageRequest};
+use crate::http::PageRequest;
 use crate::organisations::Organisation;
 use crate::regions::RegionCode;
+use crate::revision;
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -240,7 +241,7 @@ impl Admissions {
         let admission = Admissions::find(conn, id)?;
         let county = RegionCode::parse(&admission.county).expect("stored codes are valid");
         actor.require(Permission::ManageDutyList, &county)?;
-        require_revision(expected, admission.revision)?;
+        revision::require(expected, admission.revision)?;
         if admission.status != AdmissionStatus::Pending {
             return Err(AppError::Conflict(format!(
                 "request {id} is already {}",
@@ -272,11 +273,12 @@ impl Admissions {
             duty_admissions::revision.eq(admission.revision + 1),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: admission.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(duty_admissions::table
+                .find(admission.id)
+                .select(duty_admissions::revision)
+                .first(conn)?)
+        })?;
         Ok(())
     }
 

@@ -14,9 +14,10 @@ use crate::catalogue::LegalBasis;
 use crate::db::schema::{duty_departments, duty_lists, duty_matters, organisations};
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{require_revision, separator_problem, ImportReport, PageRequest};
+use crate::http::{separator_problem, ImportReport, PageRequest};
 use crate::organisations::OrganisationKind;
 use crate::regions::RegionCode;
+use crate::revision;
 use crate::text::{search_terms, searchable};
 
 /// A department and what it must do for a matter.
@@ -434,11 +435,7 @@ impl DutyLists {
                 duty_lists::updated_at.eq(stamp),
             ))
             .execute(conn)?;
-        if changed == 1 {
-            return Ok(());
-        }
-        let current = DutyLists::header(conn, county)?.revision;
-        Err(AppError::PreconditionFailed { current })
+        revision::guarded(changed, || Ok(DutyLists::header(conn, county)?.revision))
     }
 
     /// A page of matters in code order.
@@ -697,7 +694,7 @@ impl DutyLists {
         DutyLists::for_change(conn, actor, county, None)?;
         let current = DutyLists::find_row(conn, county, code)?
             .ok_or_else(|| AppError::NotFound(format!("county {county} has no matter {code}")))?;
-        require_revision(expected, current.revision)?;
+        revision::require(expected, current.revision)?;
         if input.code.trim() != code {
             return Err(AppError::invalid(
                 "code",
@@ -736,7 +733,7 @@ impl DutyLists {
         DutyLists::for_change(conn, actor, county, None)?;
         let current = DutyLists::find_row(conn, county, code)?
             .ok_or_else(|| AppError::NotFound(format!("county {county} has no matter {code}")))?;
-        require_revision(expected, current.revision)?;
+        revision::require(expected, current.revision)?;
         diesel::delete(duty_matters::table.find(current.id)).execute(conn)?;
         audit::record(
             conn,
@@ -761,7 +758,7 @@ impl DutyLists {
     ) -> AppResult<ImportReport> {
         actor.require(Permission::ManageDutyList, county)?;
         if let Some(expected) = expected.filter(|_| !dry_run) {
-            require_revision(expected, DutyLists::header(conn, county)?.revision)?;
+            revision::require(expected, DutyLists::header(conn, county)?.revision)?;
         }
         let departments = county_departments(conn, county)?;
         let total = rows.len();

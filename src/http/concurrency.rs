@@ -44,12 +44,3 @@ impl FromRequest for IfMatch {
         ready(parsed)
     }
 }
-
-/// 412 unless the caller saw the current revision.
-pub fn require_revision(expected: i64, current: i64) -> Result<(), AppError> {
-    if expected == current {
-        Ok(())
-    } else {
-        Err(AppError::PreconditionFailed { current })
-    }
-}

@@ -11,7 +11,7 @@ mod request_id;
 pub mod wire;
 
 pub use body::{validate, BodyLimits, ValidJson};
-pub use concurrency::{etag_value, require_revision, IfMatch};
+pub use concurrency::{etag_value, IfMatch};
 pub use idempotency::idempotency;
 pub use import::{
     cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, separator_problem,

@@ -13,8 +13,9 @@ use crate::auth::Principal;
 use crate::db::schema::{organisations, regions, sectors};
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{require_revision, ImportReport, PageRequest};
+use crate::http::{ImportReport, PageRequest};
 use crate::regions::{Level, RegionCode};
+use crate::revision;
 
 /// The rule that a department officer acts for a registered department of the county.
 pub const DEPARTMENT_OF_COUNTY: &str = "department-of-county";
@@ -365,7 +366,7 @@ impl Organisation {
             crate::auth::Permission::ManageOrganisations,
             &current.region(),
         )?;
-        require_revision(expected_revision, current.revision)?;
+        revision::require(expected_revision, current.revision)?;
         let mut errors = Vec::new();
         if input.code != current.code {
             errors.push(FieldError::new(
@@ -406,11 +407,12 @@ impl Organisation {
             organisations::updated_at.eq(updated.updated_at),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: current.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(organisations::table
+                .find(code)
+                .select(organisations::revision)
+                .first(conn)?)
+        })?;
         audit::record(
             conn,
             actor,
@@ -433,18 +435,19 @@ impl Organisation {
         let current = Organisation::find(conn, code)?;
         let region = current.region();
         actor.require(crate::auth::Permission::ManageOrganisations, &region)?;
-        require_revision(expected_revision, current.revision)?;
+        revision::require(expected_revision, current.revision)?;
         let deleted = diesel::delete(
             organisations::table
                 .find(code)
                 .filter(organisations::revision.eq(current.revision)),
         )
         .execute(conn)?;
-        if deleted == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: current.revision + 1,
-            });
-        }
+        revision::guarded(deleted, || {
+            Ok(organisations::table
+                .find(code)
+                .select(organisations::revision)
+                .first(conn)?)
+        })?;
         audit::record(
             conn,
             actor,

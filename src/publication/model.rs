@@ -15,10 +15,11 @@ use crate::auth::{Permission, Principal, Role};
 use crate::db::schema::{list_versions, review_findings, version_contents, version_reviews};
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{require_revision, separator_problem};
+use crate::http::separator_problem;
 use crate::keys::SigningKeys;
 use crate::organisations::{Organisation, OrganisationKind};
 use crate::regions::RegionCode;
+use crate::revision;
 
 /// A review stage and the role that holds it.
 #[derive(
@@ -1011,7 +1012,7 @@ impl Versions {
         let (county, kind, number) = (&key.county, key.kind, key.number);
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
-        require_revision(expected, version.revision)?;
+        revision::require(expected, version.revision)?;
         if !version.status.is_pending() {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: only a version under review can be withdrawn",
@@ -1048,11 +1049,12 @@ impl Versions {
             list_versions::revision.eq(version.revision + 1),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: version.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(list_versions::table
+                .find(version.id)
+                .select(list_versions::revision)
+                .first(conn)?)
+        })?;
         Ok(())
     }
 
@@ -1071,7 +1073,7 @@ impl Versions {
         let (county, kind, number) = (&key.county, key.kind, key.number);
         actor.require(Permission::SubmitLists, county)?;
         let version = Versions::find(conn, county, kind, number)?;
-        require_revision(expected, version.revision)?;
+        revision::require(expected, version.revision)?;
         if !version.status.is_pending() {
             return Err(AppError::Conflict(format!(
                 "version {number} is {}: only an approved version can be published",
@@ -1128,11 +1130,12 @@ impl Versions {
             list_versions::revision.eq(version.revision + 1),
         ))
         .execute(conn)?;
-        if changed == 0 {
-            return Err(AppError::PreconditionFailed {
-                current: version.revision + 1,
-            });
-        }
+        revision::guarded(changed, || {
+            Ok(list_versions::table
+                .find(version.id)
+                .select(list_versions::revision)
+                .first(conn)?)
+        })?;
         audit::record(
             conn,
             actor,

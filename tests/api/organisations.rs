@@ -1032,3 +1032,70 @@ fn a_csv_cell_that_does_not_parse_names_its_column() {
     let problem = expect_problem(import_csv(&app, IMPORT, &token, unparsable), 400);
     assert_eq!(row_fields(&problem), vec![(2, "kind".into())], "{problem}");
 }
+
+#[test]
+fn concurrent_writers_with_one_revision_let_one_win_and_tell_the_rest_the_true_etag() {
+    let app = TestApp::with_demo();
+    let token = compiler(&app);
+    let path = format!("{ORGS}/luxian-lyj");
+    let created = app.post(
+        ORGS,
+        &token,
+        &org(
+            "luxian-lyj",
+            "泸县林业局",
+            "department",
+            Some("forestry"),
+            LUXIAN,
+        ),
+    );
+    expect_json(created, 201);
+    // Eight writers who all read revision 1, at once; then two more writes happen.
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let (app, token, path) = (&app, &token, &path);
+                scope.spawn(move || {
+                    let body = org(
+                        "luxian-lyj",
+                        &format!("泸县林业局{i}"),
+                        "department",
+                        Some("forestry"),
+                        LUXIAN,
+                    );
+                    let response = app.send(Method::PUT, path, token, Some("\"1\""), &body);
+                    (response.status().as_u16(), etag_of(&response))
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(
+        answers.iter().filter(|(status, _)| *status == 200).count(),
+        1
+    );
+    for (status, etag) in &answers {
+        assert!(*status == 200 || *status == 412, "{answers:?}");
+        assert_eq!(
+            etag, "\"2\"",
+            "every answer names the revision the winner made"
+        );
+    }
+    for name in ["泸县林业和草原局", "泸县林草局"] {
+        let etag = app.etag(&path, &token);
+        let body = org("luxian-lyj", name, "department", Some("forestry"), LUXIAN);
+        expect_json(
+            app.send(Method::PUT, &path, &token, Some(&etag), &body),
+            200,
+        );
+    }
+    let stale = app.send(
+        Method::PUT,
+        &path,
+        &token,
+        Some("\"2\""),
+        &org("luxian-lyj", "x局", "department", Some("forestry"), LUXIAN),
+    );
+    assert_eq!(etag_of(&stale), "\"4\"");
+    expect_problem(stale, 412);
+}

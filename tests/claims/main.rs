@@ -950,6 +950,50 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
 }
 
 #[test]
+fn a_stale_reopen_is_told_the_claim_s_true_revision_after_two_writes() {
+    let app = TestApp::with_demo();
+    let round = demo_round(&app);
+    let clerk = clerk(&app, CLAIMS_TOWNSHIP);
+    let decline = |revision: i64| {
+        expect_json(
+            answer(
+                &app,
+                round,
+                &clerk,
+                CLAIMS_TOWNSHIP,
+                json!([{"item": "CF-0003", "answer": "decline", "reason": "无此类事项", "revision": revision}]),
+            ),
+            200,
+        )
+    };
+    decline(1);
+    let id = claim(&claims_of(&app, round, CLAIMS_TOWNSHIP), "CF-0003")["id"]
+        .as_i64()
+        .unwrap();
+    let path = format!("/api/v1/claims/{id}/reopen");
+    let reopen = |if_match: &str| {
+        app.send(
+            Method::POST,
+            &path,
+            &compiler(&app),
+            Some(if_match),
+            &json!({"reason": "乡镇已补充执法力量"}),
+        )
+    };
+    expect_json(reopen("\"2\""), 200);
+    decline(3);
+    // Two writes since revision 2: the claim is at 4, and a client still holding 2 is
+    // told so, then succeeds with what it was told.
+    let stale = reopen("\"2\"");
+    let told = stale.headers()["etag"].to_str().unwrap().to_string();
+    expect_problem(stale, 412);
+    let current = app.get_as(&format!("/api/v1/claims/{id}"), &compiler(&app));
+    assert_eq!(told, current.headers()["etag"].to_str().unwrap());
+    assert_eq!(told, "\"4\"");
+    expect_json(reopen(&told), 200);
+}
+
+#[test]
 fn every_forbidden_actor_is_refused() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);

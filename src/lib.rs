@@ -15,6 +15,7 @@ pub mod error;
 pub mod generate;
 pub mod health;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod openapi;
 pub mod organisations;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac};
 
 use crate::db::schema::{audit_anchors, audit_events, audit_head};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult};
 use crate::http::PageRequest;
 use crate::keys::{AuditKey, JwkSet, SigningKeys};
@@ -186,7 +186,7 @@ pub fn record_many(
         prev_hash = event.hash.clone();
         events.push(event);
     }
-    for chunk in events.chunks(500) {
+    for chunk in events.chunks(BATCH) {
         crate::insert_batch!(conn, audit_events::table, chunk)?;
     }
     diesel::update(audit_head::table.find(1))
@@ -384,7 +384,8 @@ pub fn verify(
     keys: &JwkSet,
     outside_anchors: &[String],
 ) -> AppResult<ChainReport> {
-    const BATCH: i64 = 2000;
+    // Events read per query while walking the chain.
+    const PAGE: i64 = 2000;
     let (head_seq, head_hash, keyed_from): (i64, String, i64) = audit_head::table
         .find(1)
         .select((audit_head::seq, audit_head::hash, audit_head::keyed_from))
@@ -413,7 +414,7 @@ pub fn verify(
         let batch: Vec<AuditEvent> = audit_events::table
             .filter(audit_events::seq.ge(expected_seq))
             .order(audit_events::seq.asc())
-            .limit(BATCH)
+            .limit(PAGE)
             .select(AuditEvent::as_select())
             .load(conn)?;
         if batch.is_empty() {

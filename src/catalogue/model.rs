@@ -12,9 +12,10 @@ use super::item::{Dictionaries, Item, ItemInput, ItemRecord};
 use crate::audit;
 use crate::auth::{Permission, Principal};
 use crate::db::schema::{catalogue_editions, catalogue_items, item_categories, regions};
-use crate::db::{like_pattern, now, DbConnection};
+use crate::db::{like_pattern, now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{ImportReport, PageRequest};
+use crate::http::PageRequest;
+use crate::import::{Checked, Comparison, ImportReport};
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 
@@ -845,92 +846,33 @@ impl Items {
         }
         ed.ensure_draft()?;
         let dict = dictionaries(conn)?;
-        let mut errors = Vec::new();
-        let mut by_code: BTreeMap<String, (usize, ItemInput)> = BTreeMap::new();
-        let total_rows = rows.len();
-        for (row, mut input) in rows {
-            input.normalise();
-            errors.extend(input.check(&dict).into_iter().map(|e| e.in_row(row)));
-            if let Some((first, _)) = by_code.get(&input.code) {
-                errors.push(
-                    FieldError::new(
-                        "code",
-                        format!("{} appears again (first in row {first})", input.code),
-                    )
-                    .in_row(row),
-                );
-            } else {
-                by_code.insert(input.code.clone(), (row, input));
-            }
+        let mut checked = Checked::new(
+            rows,
+            "code",
+            |mut input: ItemInput| {
+                input.normalise();
+                let problems = input.check(&dict);
+                (Some(input), problems)
+            },
+            |input| input.code.clone(),
+        );
+        for (row, message) in parent_problems(&checked.rows) {
+            checked.problem(row, "parent_code", message);
         }
-        if total_rows == 0 {
-            errors.push(FieldError::new("items", "the file has no items"));
-        }
-        for (row, input) in by_code.values() {
-            if let Some(parent) = &input.parent_code {
-                match by_code.get(parent) {
-                    None => errors.push(FieldError::new("parent_code", format!("{parent} is not in this file")).in_row(*row)),
-                    Some((_, p)) if p.parent_code.is_some() => errors.push(
-                        FieldError::new("parent_code", format!("{parent} is itself a sub-item; sub-items hang from top-level items"))
-                            .in_row(*row),
-                    ),
-                    Some(_) => {}
-                }
-            }
-        }
-        if !errors.is_empty() {
-            errors.sort_by_key(|e| e.row);
-            return Err(AppError::Validation {
-                detail: format!(
-                    "{} problem(s) in the import; nothing was written",
-                    errors.len()
-                ),
-                errors,
-            });
-        }
-        let existing: HashMap<String, ItemRecord> = catalogue_items::table
+        let checked = checked.finish("items", "the file has no items")?;
+        let existing: HashMap<String, (ItemRecord, ItemInput)> = catalogue_items::table
             .filter(catalogue_items::edition_code.eq(edition))
             .select(ItemRecord::as_select())
             .load(conn)?
             .into_iter()
-            .map(|r| (r.code.clone(), r))
-            .collect();
-        let mut report = ImportReport::new(dry_run, total_rows);
-        let stamp = now();
-        let mut inserts = Vec::new();
-        let mut replaced = Vec::new();
-        for (code, (_, input)) in &by_code {
-            match existing.get(code) {
-                None => inserts.push(ItemRecord::new(edition, input, 1, stamp, stamp)),
-                Some(old) => {
-                    let old_content = old.clone().into_item()?.content;
-                    if &old_content == input {
-                        report.unchanged += 1;
-                    } else {
-                        replaced.push(code.clone());
-                        inserts.push(ItemRecord::new(
-                            edition,
-                            input,
-                            old.revision + 1,
-                            old.created_at,
-                            stamp,
-                        ));
-                    }
-                }
-            }
-        }
-        let removed: Vec<String> = existing
-            .keys()
-            .filter(|c| !by_code.contains_key(*c))
-            .cloned()
-            .collect();
-        report.created = inserts.len() - replaced.len();
-        report.updated = replaced.len();
-        report.removed = removed.len();
+            .map(|r| Ok((r.code.clone(), (r.clone(), r.into_item()?.content))))
+            .collect::<AppResult<_>>()?;
+        let comparison = checked.compare(&existing, |input, (_, old)| old == input);
+        let report = comparison.report(dry_run, checked.total, true);
         if dry_run {
             return Ok(report);
         }
-        if inserts.is_empty() && removed.is_empty() {
+        if !report.changes_anything() {
             // Nothing to write, but the answer must still hold at commit: a guarded no-op
             // UPDATE waits for a concurrent writer and then sees what it did.
             let held = diesel::update(
@@ -941,32 +883,18 @@ impl Items {
             )
             .set(catalogue_editions::revision.eq(catalogue_editions::revision))
             .execute(conn)?;
-            if held == 0 {
+            return revision::guarded(held, || {
                 let now = Edition::find(conn, edition)?;
                 now.ensure_draft()?;
-                return Err(AppError::PreconditionFailed {
-                    current: now.revision,
-                });
-            }
-            return Ok(report);
+                Ok(now.revision)
+            })
+            .map(|()| report);
         }
         // Only now is the edition taken; the guard catches a writer since it was read,
         // and a draft published meanwhile is refused.
         let ed = Edition::for_change(conn, actor, edition, expected)?;
         ed.ensure_draft()?;
-        // Changed rows are replaced whole; the parent key is deferred to commit.
-        let gone: Vec<&String> = replaced.iter().chain(removed.iter()).collect();
-        for chunk in gone.chunks(500) {
-            diesel::delete(
-                catalogue_items::table
-                    .filter(catalogue_items::edition_code.eq(edition))
-                    .filter(catalogue_items::code.eq_any(chunk)),
-            )
-            .execute(conn)?;
-        }
-        for chunk in inserts.chunks(200) {
-            crate::insert_batch!(conn, catalogue_items::table, chunk)?;
-        }
+        Items::store_import(conn, edition, &comparison)?;
         audit::record(
             conn,
             actor,
@@ -974,11 +902,63 @@ impl Items {
             "catalogue.edition.import",
             "catalogue_edition",
             edition,
-            &format!(
-                "imported {} items: {} created, {} changed, {} unchanged, {} removed",
-                report.rows, report.created, report.updated, report.unchanged, report.removed
-            ),
+            &report.summary("items", "changed"),
         )?;
         Ok(report)
     }
+
+    /// Writes an import: changed rows are replaced whole (the parent key is deferred to
+    /// commit), absent ones removed, new ones added.
+    fn store_import(
+        conn: &mut DbConnection,
+        edition: &str,
+        comparison: &Comparison<'_, String, ItemInput, (ItemRecord, ItemInput)>,
+    ) -> AppResult<()> {
+        let stamp = now();
+        let gone: Vec<&String> = comparison
+            .changed
+            .iter()
+            .map(|(input, _)| &input.code)
+            .chain(comparison.absent.iter().copied())
+            .collect();
+        for chunk in gone.chunks(BATCH) {
+            diesel::delete(
+                catalogue_items::table
+                    .filter(catalogue_items::edition_code.eq(edition))
+                    .filter(catalogue_items::code.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+        let inserts: Vec<ItemRecord> = comparison
+            .created
+            .iter()
+            .map(|input| ItemRecord::new(edition, input, 1, stamp, stamp))
+            .chain(comparison.changed.iter().map(|(input, (old, _))| {
+                ItemRecord::new(edition, input, old.revision + 1, old.created_at, stamp)
+            }))
+            .collect();
+        for chunk in inserts.chunks(BATCH) {
+            crate::insert_batch!(conn, catalogue_items::table, chunk)?;
+        }
+        Ok(())
+    }
+}
+
+/// Each sub-item's parent must be a top-level item of the same file.
+fn parent_problems(rows: &BTreeMap<String, (usize, ItemInput)>) -> Vec<(usize, String)> {
+    let mut problems = Vec::new();
+    for (row, input) in rows.values() {
+        let Some(parent) = &input.parent_code else {
+            continue;
+        };
+        match rows.get(parent) {
+            None => problems.push((*row, format!("{parent} is not in this file"))),
+            Some((_, p)) if p.parent_code.is_some() => problems.push((
+                *row,
+                format!("{parent} is itself a sub-item; sub-items hang from top-level items"),
+            )),
+            Some(_) => {}
+        }
+    }
+    problems
 }

@@ -8,17 +8,18 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::plan::{self, ClaimKey, ClaimPlan, Loaded};
 use super::state::{Action, ClaimState};
-use crate::audit::{self, AuditEntry};
+use crate::audit;
 use crate::auth::{Permission, Principal};
 use crate::catalogue::{Edition, EditionStatus};
 use crate::db::schema::{
     catalogue_items, claim_events, claim_rounds, claims, organisations, regions,
 };
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::PageRequest;
-use crate::organisations::{Organisation, OrganisationKind};
+use crate::organisations::Organisation;
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 
@@ -559,7 +560,7 @@ impl Round {
                 )
             })
             .collect();
-        for chunk in rows.chunks(500) {
+        for chunk in rows.chunks(BATCH) {
             crate::insert_batch!(conn, claims::table, chunk)?;
         }
         audit::record(
@@ -718,7 +719,7 @@ impl Claims {
 
     fn by_ids(conn: &mut DbConnection, ids: &[i64]) -> AppResult<Vec<Claim>> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(BATCH) {
             let rows = claims::table
                 .inner_join(catalogue_items::table)
                 .inner_join(regions::table)
@@ -771,33 +772,47 @@ impl Claims {
         requests: Vec<ChangeRequest>,
     ) -> AppResult<Vec<Claim>> {
         let round = Round::find(conn, round_id)?;
-        let county = round.county();
         if requests.is_empty() {
             return Err(AppError::invalid(
                 "answers",
                 "the request changes no claims",
             ));
         }
-        // Authorisation first, for every distinct (action, township).
-        let department = if requests
-            .iter()
-            .any(|r| r.action.permission() == Permission::ConfirmClaims)
-        {
-            actor.require(Permission::ConfirmClaims, &county)?;
-            Some(Organisation::department_of_actor(conn, actor, &county)?)
+        let department = Claims::authorise(conn, actor, &round.county(), &requests)?;
+        round.ensure_open()?;
+        let loaded = Loaded {
+            round_id,
+            claims: Claims::named(conn, round_id, &requests)?,
+            units: Claims::units_named(conn, &requests)?,
+            department: department.map(|d| (d.code, d.sector.unwrap_or_default())),
+        };
+        let plan = plan::plan(&requests, &loaded)?;
+        Claims::store(conn, actor, &plan)?;
+        Claims::by_ids(conn, &plan.ids)
+    }
+
+    /// Checks the actor may make every (action, township) the requests name; returns the
+    /// actor's department when the change confirms or returns.
+    fn authorise(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        requests: &[ChangeRequest],
+    ) -> AppResult<Option<Organisation>> {
+        let acts = |permission| requests.iter().any(|r| r.action.permission() == permission);
+        let department = if acts(Permission::ConfirmClaims) {
+            actor.require(Permission::ConfirmClaims, county)?;
+            Some(Organisation::department_of_actor(conn, actor, county)?)
         } else {
             None
         };
-        let clerk_unit = if requests
-            .iter()
-            .any(|r| r.action.permission() == Permission::AnswerClaims)
-        {
+        let clerk_unit = if acts(Permission::AnswerClaims) {
             Organisation::of_actor(conn, actor)?
         } else {
             None
         };
         let mut checked_scopes = HashSet::new();
-        for request in &requests {
+        for request in requests {
             if !checked_scopes.insert((request.action.permission(), request.township.clone())) {
                 continue;
             }
@@ -814,29 +829,16 @@ impl Claims {
                 check_clerk_unit(clerk_unit.as_ref(), actor, &township)?;
             }
         }
-        round.ensure_open()?;
+        Ok(department)
+    }
 
-        // Load the claims the request names.
-        let mut wanted: HashMap<(String, String), usize> = HashMap::new();
-        let mut errors = Vec::new();
-        for request in &requests {
-            if let Some(first) = wanted.insert(
-                (request.township.clone(), request.item.clone()),
-                request.row,
-            ) {
-                errors.push(
-                    FieldError::new(
-                        "item",
-                        format!(
-                            "{} of {} appears again (first at {first})",
-                            request.item, request.township
-                        ),
-                    )
-                    .in_row(request.row),
-                );
-            }
-        }
-        let mut found: HashMap<(String, String), ClaimRecord> = HashMap::new();
+    /// The claims of the round the requests name, by (township, item).
+    fn named(
+        conn: &mut DbConnection,
+        round_id: i64,
+        requests: &[ChangeRequest],
+    ) -> AppResult<HashMap<ClaimKey, ClaimRecord>> {
+        let mut found = HashMap::new();
         let townships: HashSet<&str> = requests.iter().map(|r| r.township.as_str()).collect();
         for township in townships {
             let codes: Vec<&str> = requests
@@ -844,7 +846,7 @@ impl Claims {
                 .filter(|r| r.township == township)
                 .map(|r| r.item.as_str())
                 .collect();
-            for chunk in codes.chunks(500) {
+            for chunk in codes.chunks(BATCH) {
                 for record in claims::table
                     .filter(claims::round_id.eq(round_id))
                     .filter(claims::township_code.eq(township))
@@ -852,217 +854,52 @@ impl Claims {
                     .select(ClaimRecord::as_select())
                     .load::<ClaimRecord>(conn)?
                 {
-                    found.insert(
-                        (record.township_code.clone(), record.item_code.clone()),
-                        record,
-                    );
+                    let key = (record.township_code.clone(), record.item_code.clone());
+                    found.insert(key, record);
                 }
             }
         }
-        // Units named by claims must be units of that township.
-        let unit_codes: Vec<&str> = requests.iter().filter_map(|r| r.unit.as_deref()).collect();
-        let units: HashMap<String, (String, String)> = organisations::table
-            .filter(organisations::code.eq_any(&unit_codes))
-            .select((
-                organisations::code,
-                (organisations::kind, organisations::region_code),
-            ))
-            .load::<(String, (String, String))>(conn)?
-            .into_iter()
-            .collect();
-        for request in &requests {
-            let bad =
-                |field: &str, message: String| FieldError::new(field, message).in_row(request.row);
-            if !found.contains_key(&(request.township.clone(), request.item.clone())) {
-                errors.push(bad(
-                    "item",
-                    format!(
-                        "round {round_id} offers no item {} to {}",
-                        request.item, request.township
-                    ),
-                ));
-            }
-            let comment = request
-                .comment
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty());
-            match request.action {
-                Action::Claim => match request.unit.as_deref() {
-                    None => errors.push(bad(
-                        "unit",
-                        "a claim names the township unit that will exercise the power".into(),
-                    )),
-                    Some(unit) => match units.get(unit) {
-                        Some((kind, region))
-                            if kind == OrganisationKind::TownshipUnit.as_str()
-                                && *region == request.township => {}
-                        Some(_) => errors.push(bad(
-                            "unit",
-                            format!("{unit} is not a unit of township {}", request.township),
-                        )),
-                        None => errors.push(bad("unit", format!("no organisation {unit}"))),
-                    },
-                },
-                Action::Defer | Action::Decline | Action::Reopen if comment.is_none() => errors
-                    .push(bad(
-                        "reason",
-                        format!("{} needs a reason", request.action.as_str()),
-                    )),
-                Action::Return if comment.is_none() => errors.push(bad(
-                    "note",
-                    "a returned claim needs a note for the township".into(),
-                )),
-                _ => {}
-            }
-            if request.action != Action::Claim && request.unit.is_some() {
-                errors.push(bad("unit", "only a claim names a unit".into()));
-            }
-        }
-        errors.sort_by_key(|e| e.row);
-        AppError::check(errors)?;
+        Ok(found)
+    }
 
-        // The department acts on its own sector only.
-        if let Some(department) = &department {
-            let sector = department.sector.clone().unwrap_or_default();
-            for request in requests
-                .iter()
-                .filter(|r| r.action.permission() == Permission::ConfirmClaims)
-            {
-                let claim = &found[&(request.township.clone(), request.item.clone())];
-                if claim.sector != sector {
-                    return Err(AppError::Forbidden(format!(
-                        "{} belongs to sector {}; your department {} is {}",
-                        claim.item_code, claim.sector, department.code, sector
-                    )));
-                }
-            }
+    /// The organisations the requests name as units: code → (kind, region).
+    fn units_named(
+        conn: &mut DbConnection,
+        requests: &[ChangeRequest],
+    ) -> AppResult<HashMap<String, (String, String)>> {
+        let codes: Vec<&str> = requests.iter().filter_map(|r| r.unit.as_deref()).collect();
+        let mut units = HashMap::new();
+        for chunk in codes.chunks(BATCH) {
+            units.extend(
+                organisations::table
+                    .filter(organisations::code.eq_any(chunk))
+                    .select((
+                        organisations::code,
+                        (organisations::kind, organisations::region_code),
+                    ))
+                    .load::<(String, (String, String))>(conn)?,
+            );
         }
+        Ok(units)
+    }
 
-        // Revisions, then transitions.
-        let mut missing = false;
-        let mut stale = Vec::new();
-        let mut illegal = Vec::new();
-        let mut planned = Vec::with_capacity(requests.len());
-        for request in &requests {
-            let claim = &found[&(request.township.clone(), request.item.clone())];
-            match request.revision {
-                None => missing = true,
-                Some(r) if r != claim.revision => stale.push(
-                    FieldError::new(
-                        "revision",
-                        format!(
-                            "{} has changed: its revision is now {}",
-                            claim.item_code, claim.revision
-                        ),
-                    )
-                    .in_row(request.row),
-                ),
-                Some(_) => {}
-            }
-            match request.action.apply(claim.state) {
-                Ok(to) => planned.push((request, claim, to)),
-                Err(message) => illegal.push(
-                    FieldError::new("state", format!("{}: {message}", claim.item_code))
-                        .in_row(request.row),
-                ),
-            }
-        }
-        if missing {
-            return Err(AppError::PreconditionRequired);
-        }
-        if !stale.is_empty() {
-            return Err(AppError::Stale {
-                detail: format!(
-                    "{} claim(s) changed since you read them; nothing was written",
-                    stale.len()
-                ),
-                errors: stale,
-            });
-        }
-        if !illegal.is_empty() {
-            return Err(AppError::IllegalTransition {
-                detail: format!(
-                    "{} transition(s) are not possible; nothing was written",
-                    illegal.len()
-                ),
-                errors: illegal,
-            });
-        }
-
-        // Write: one UPDATE per distinct outcome; revision in the WHERE catches a
-        // concurrent writer that committed after our read.
+    /// Writes a plan: one guarded UPDATE per outcome (a concurrent writer that committed
+    /// after the claims were read fails it), the history, the audit entries.
+    fn store(conn: &mut DbConnection, actor: &Principal, plan: &ClaimPlan) -> AppResult<()> {
         let stamp = now();
-        type Outcome = (
-            &'static str,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            i64,
-        );
-        let mut groups: BTreeMap<Outcome, Vec<i64>> = BTreeMap::new();
-        let mut events = Vec::with_capacity(planned.len());
-        let mut audit_entries = Vec::with_capacity(planned.len());
-        for (request, claim, to) in &planned {
-            let comment = request
-                .comment
-                .as_deref()
-                .map(str::trim)
-                .filter(|c| !c.is_empty())
-                .map(String::from);
-            let (unit, reason, note) = match to {
-                ClaimState::Claimed => (request.unit.clone(), None, None),
-                ClaimState::Deferred | ClaimState::Declined => (None, comment.clone(), None),
-                ClaimState::Confirmed => (claim.unit_code.clone(), None, None),
-                ClaimState::Returned => (claim.unit_code.clone(), None, comment.clone()),
-                ClaimState::Offered => (None, None, None),
-            };
-            groups
-                .entry((to.as_str(), unit.clone(), reason, note, claim.revision))
-                .or_default()
-                .push(claim.id);
-            events.push(NewEventRow {
-                claim_id: claim.id,
-                from_state: claim.state.as_str(),
-                to_state: to.as_str(),
-                actor_sub: actor.sub.clone(),
-                actor_org: actor.org.clone(),
-                unit_code: unit.clone(),
-                comment: comment.clone(),
-                occurred_at: stamp,
-            });
-            let detail = match (&unit, &comment) {
-                (Some(u), _) if *to == ClaimState::Claimed => format!(" (unit {u})"),
-                (_, Some(c)) => format!(": {c}"),
-                _ => String::new(),
-            };
-            audit_entries.push(AuditEntry {
-                region: RegionCode::parse(&claim.township_code).expect("stored codes are valid"),
-                action: format!("claims.{}", request.action.as_str()),
-                entity_type: "claim".into(),
-                entity_id: claim.id.to_string(),
-                summary: format!(
-                    "round {round_id} {} {}: {} → {}{detail}",
-                    claim.township_code,
-                    claim.item_code,
-                    claim.state.as_str(),
-                    to.as_str()
-                ),
-            });
-        }
-        for ((to, unit, reason, note, revision), ids) in &groups {
-            for chunk in ids.chunks(500) {
+        for (outcome, ids) in &plan.updates {
+            for chunk in ids.chunks(BATCH) {
                 let changed = diesel::update(
                     claims::table
                         .filter(claims::id.eq_any(chunk))
-                        .filter(claims::revision.eq(*revision)),
+                        .filter(claims::revision.eq(outcome.revision)),
                 )
                 .set((
-                    claims::state.eq(*to),
-                    claims::unit_code.eq(unit),
-                    claims::reason.eq(reason),
-                    claims::note.eq(note),
-                    claims::revision.eq(revision + 1),
+                    claims::state.eq(outcome.to.as_str()),
+                    claims::unit_code.eq(&outcome.unit),
+                    claims::reason.eq(&outcome.reason),
+                    claims::note.eq(&outcome.note),
+                    claims::revision.eq(outcome.revision + 1),
                     claims::updated_at.eq(stamp),
                     claims::updated_by.eq(&actor.sub),
                 ))
@@ -1077,11 +914,23 @@ impl Claims {
                 }
             }
         }
-        for chunk in events.chunks(500) {
+        let events: Vec<NewEventRow> = plan
+            .steps
+            .iter()
+            .map(|step| NewEventRow {
+                claim_id: step.claim_id,
+                from_state: step.from.as_str(),
+                to_state: step.to.as_str(),
+                actor_sub: actor.sub.clone(),
+                actor_org: actor.org.clone(),
+                unit_code: step.unit.clone(),
+                comment: step.comment.clone(),
+                occurred_at: stamp,
+            })
+            .collect();
+        for chunk in events.chunks(BATCH) {
             crate::insert_batch!(conn, claim_events::table, chunk)?;
         }
-        audit::record_many(conn, actor, audit_entries)?;
-        let ids: Vec<i64> = planned.iter().map(|(_, claim, _)| claim.id).collect();
-        Claims::by_ids(conn, &ids)
+        audit::record_many(conn, actor, plan.audit.clone())
     }
 }

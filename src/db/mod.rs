@@ -253,6 +253,22 @@ impl Db {
     }
 }
 
+/// Rows per statement when a write or a lookup covers many: each row binds a dozen or so
+/// parameters, and SQLite refuses a statement with more than 32,766.
+pub const BATCH: usize = 500;
+
+/// Runs `load` over `keys` a batch at a time and gathers what it returns.
+pub fn load_batched<K, T>(
+    keys: &[K],
+    mut load: impl FnMut(&[K]) -> QueryResult<Vec<T>>,
+) -> AppResult<Vec<T>> {
+    let mut loaded = Vec::new();
+    for chunk in keys.chunks(BATCH) {
+        loaded.extend(load(chunk)?);
+    }
+    Ok(loaded)
+}
+
 /// The current time as stored: UTC, truncated to microseconds so that both backends
 /// give back exactly what was written (the audit hash depends on it).
 pub fn now() -> chrono::NaiveDateTime {

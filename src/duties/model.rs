@@ -1,7 +1,7 @@
 //! The responsibility list's working copy: matters, their departments, the list's
 //! revision, and the rules every matter obeys.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -12,9 +12,10 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{Permission, Principal};
 use crate::catalogue::LegalBasis;
 use crate::db::schema::{duty_departments, duty_lists, duty_matters, organisations};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{separator_problem, ImportReport, PageRequest};
+use crate::http::{separator_problem, PageRequest};
+use crate::import::{Checked, Comparison, ImportReport};
 use crate::organisations::OrganisationKind;
 use crate::regions::RegionCode;
 use crate::revision;
@@ -521,7 +522,7 @@ impl DutyLists {
     fn assemble(conn: &mut DbConnection, rows: Vec<MatterRow>) -> AppResult<Vec<Matter>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut departments: HashMap<i64, Vec<(String, String, String, String)>> = HashMap::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(BATCH) {
             for (matter, org, role, duties, name) in duty_departments::table
                 .inner_join(
                     organisations::table.on(organisations::code.eq(duty_departments::org_code)),
@@ -761,80 +762,32 @@ impl DutyLists {
             revision::require(expected, DutyLists::header(conn, county)?.revision)?;
         }
         let departments = county_departments(conn, county)?;
-        let total = rows.len();
-        let mut errors = Vec::new();
-        let mut by_code: BTreeMap<String, (usize, MatterInput)> = BTreeMap::new();
-        let mut names: HashMap<String, usize> = HashMap::new();
-        for (row, mut input) in rows {
-            input.normalise();
-            errors.extend(
-                input
-                    .check(county, &departments)
-                    .into_iter()
-                    .map(|e| e.in_row(row)),
-            );
-            if let Some(first) = names.insert(input.name.clone(), row) {
-                errors.push(
-                    FieldError::new(
-                        "name",
-                        format!("{} appears again (first in row {first})", input.name),
-                    )
-                    .in_row(row),
-                );
-            }
-            if let Some((first, _)) = by_code.get(&input.code) {
-                errors.push(
-                    FieldError::new(
-                        "code",
-                        format!("{} appears again (first in row {first})", input.code),
-                    )
-                    .in_row(row),
-                );
-            } else {
-                by_code.insert(input.code.clone(), (row, input));
-            }
-        }
-        if total == 0 {
-            errors.push(FieldError::new("matters", "the file has no matters"));
-        }
-        if !errors.is_empty() {
-            errors.sort_by_key(|e| e.row);
-            return Err(AppError::Validation {
-                detail: format!(
-                    "{} problem(s) in the import; nothing was written",
-                    errors.len()
-                ),
-                errors,
-            });
-        }
+        let mut checked = Checked::new(
+            rows,
+            "code",
+            |mut input: MatterInput| {
+                input.normalise();
+                let problems = input.check(county, &departments);
+                (Some(input), problems)
+            },
+            |input| input.code.clone(),
+        );
+        checked.unique(
+            "name",
+            |input| input.name.clone(),
+            |input, first| format!("{} appears again (first in row {first})", input.name),
+        );
+        let checked = checked.finish("matters", "the file has no matters")?;
         let existing: HashMap<String, Matter> = DutyLists::all(conn, county)?
             .into_iter()
             .map(|m| (m.code.clone(), m))
             .collect();
-        let mut report = ImportReport::new(dry_run, total);
-        let mut writes = Vec::new();
-        for (code, (_, input)) in &by_code {
-            match existing.get(code) {
-                None => {
-                    report.created += 1;
-                    writes.push((input, 1, None));
-                }
-                Some(old) if &old.content() == input => report.unchanged += 1,
-                Some(old) => {
-                    report.updated += 1;
-                    writes.push((input, old.revision + 1, Some(old.created_at)));
-                }
-            }
-        }
-        let removed: Vec<&String> = existing
-            .keys()
-            .filter(|c| !by_code.contains_key(*c))
-            .collect();
-        report.removed = removed.len();
+        let comparison = checked.compare(&existing, |input, old| &old.content() == input);
+        let report = comparison.report(dry_run, checked.total, true);
         if dry_run {
             return Ok(report);
         }
-        if writes.is_empty() && removed.is_empty() {
+        if !report.changes_anything() {
             // Nothing to write, but the answer must still hold at commit: a guarded no-op
             // UPDATE waits for a concurrent writer and then sees what it did.
             let seen = match expected {
@@ -856,25 +809,7 @@ impl DutyLists {
         }
         // Only now is the list taken; the guard catches a writer since it was read.
         DutyLists::for_change(conn, actor, county, expected)?;
-        // Changed and removed matters go first, so that names move freely between codes.
-        let gone: Vec<&str> = writes
-            .iter()
-            .filter(|(_, _, created)| created.is_some())
-            .map(|(input, _, _)| input.code.as_str())
-            .chain(removed.iter().map(|c| c.as_str()))
-            .collect();
-        for chunk in gone.chunks(500) {
-            diesel::delete(
-                duty_matters::table
-                    .filter(duty_matters::county_code.eq(county.as_str()))
-                    .filter(duty_matters::code.eq_any(chunk)),
-            )
-            .execute(conn)?;
-        }
-        let stamp = now();
-        for (input, revision, created) in &writes {
-            DutyLists::insert(conn, county, input, *revision, created.unwrap_or(stamp))?;
-        }
+        DutyLists::store_import(conn, county, &comparison)?;
         audit::record_many(
             conn,
             actor,
@@ -883,12 +818,40 @@ impl DutyLists {
                 action: "duties.import".into(),
                 entity_type: "duty_list".into(),
                 entity_id: county.to_string(),
-                summary: format!(
-                    "imported {} matters: {} created, {} changed, {} unchanged, {} removed",
-                    report.rows, report.created, report.updated, report.unchanged, report.removed
-                ),
+                summary: report.summary("matters", "changed"),
             }],
         )?;
         Ok(report)
+    }
+
+    /// Writes an import. Changed and removed matters go first, so that names move
+    /// freely between codes.
+    fn store_import(
+        conn: &mut DbConnection,
+        county: &RegionCode,
+        comparison: &Comparison<'_, String, MatterInput, Matter>,
+    ) -> AppResult<()> {
+        let gone: Vec<&str> = comparison
+            .changed
+            .iter()
+            .map(|(input, _)| input.code.as_str())
+            .chain(comparison.absent.iter().map(|c| c.as_str()))
+            .collect();
+        for chunk in gone.chunks(BATCH) {
+            diesel::delete(
+                duty_matters::table
+                    .filter(duty_matters::county_code.eq(county.as_str()))
+                    .filter(duty_matters::code.eq_any(chunk)),
+            )
+            .execute(conn)?;
+        }
+        let stamp = now();
+        for input in &comparison.created {
+            DutyLists::insert(conn, county, input, 1, stamp)?;
+        }
+        for (input, old) in &comparison.changed {
+            DutyLists::insert(conn, county, input, old.revision + 1, old.created_at)?;
+        }
+        Ok(())
     }
 }

@@ -224,36 +224,7 @@ fn csv_cell(value: &Value) -> String {
     }
 }
 
-/// The outcome of an import.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportReport {
-    /// True when nothing was written.
-    pub dry_run: bool,
-    /// Rows read.
-    pub rows: usize,
-    /// Rows that created something.
-    pub created: usize,
-    /// Rows that changed something that existed.
-    pub updated: usize,
-    /// Rows identical to what existed.
-    pub unchanged: usize,
-    /// Existing entries the import removed (for imports that replace a whole set).
-    pub removed: usize,
-}
-
-impl ImportReport {
-    /// An empty report for `rows` rows.
-    pub fn new(dry_run: bool, rows: usize) -> ImportReport {
-        ImportReport {
-            dry_run,
-            rows,
-            created: 0,
-            updated: 0,
-            unchanged: 0,
-            removed: 0,
-        }
-    }
-}
+pub use crate::import::ImportReport;
 
 /// Reads an empty string (an empty CSV cell) as `None`.
 pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>

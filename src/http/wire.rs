@@ -271,10 +271,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for Screened<T> {
                 Screen::PassingThrough => return Pin::new(&mut this.io).poll_read(cx, buf),
                 Screen::Decoding => {}
             }
-            let mut chunk = [0u8; 8 * 1024];
-            let mut incoming = ReadBuf::new(&mut chunk);
-            match Pin::new(&mut this.io).poll_read(cx, &mut incoming) {
-                Poll::Ready(Ok(())) if incoming.filled().is_empty() => {
+            if this.held.capacity() - this.held.len() < 1024 {
+                this.held.reserve(8 * 1024);
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.held) {
+                Poll::Ready(Ok(0)) => {
                     // The client finished sending: hand over what is held and let the
                     // dispatcher see the end of stream as it would have.
                     this.screen = Screen::PassingThrough;
@@ -283,9 +284,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Screened<T> {
                         return Poll::Ready(Ok(()));
                     }
                 }
-                Poll::Ready(Ok(())) => {
-                    this.held.extend_from_slice(incoming.filled());
-                    this.undecoded.extend_from_slice(incoming.filled());
+                Poll::Ready(Ok(read)) => {
+                    let arrived = this.held.len() - read;
+                    this.undecoded.extend_from_slice(&this.held[arrived..]);
                     this.decode();
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),

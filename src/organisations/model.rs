@@ -11,9 +11,10 @@ use validator::Validate;
 use crate::audit;
 use crate::auth::Principal;
 use crate::db::schema::{organisations, regions, sectors};
-use crate::db::{now, DbConnection};
+use crate::db::{load_batched, now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{ImportReport, PageRequest};
+use crate::http::PageRequest;
+use crate::import::{Checked, Comparison, ImportReport};
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 
@@ -469,208 +470,200 @@ impl Organisation {
         dry_run: bool,
     ) -> AppResult<ImportReport> {
         let sectors = known_sectors(conn)?;
-        let region_codes: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
-        let mut known_regions = HashSet::new();
-        for chunk in region_codes.chunks(500) {
-            known_regions.extend(
-                regions::table
-                    .filter(regions::code.eq_any(chunk))
-                    .select(regions::code)
-                    .load::<String>(conn)?,
-            );
-        }
+        let regions_named: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
+        let known_regions: HashSet<String> = load_batched(&regions_named, |chunk| {
+            regions::table
+                .filter(regions::code.eq_any(chunk))
+                .select(regions::code)
+                .load(conn)
+        })?
+        .into_iter()
+        .collect();
         let codes: Vec<String> = rows.iter().map(|(_, r)| r.code.clone()).collect();
-        let mut existing: HashMap<String, Organisation> = HashMap::new();
-        for chunk in codes.chunks(500) {
-            for org in organisations::table
+        let existing: HashMap<String, Organisation> = load_batched(&codes, |chunk| {
+            organisations::table
                 .filter(organisations::code.eq_any(chunk))
                 .select(Organisation::as_select())
-                .load(conn)?
-            {
-                existing.insert(org.code.clone(), org);
-            }
-        }
-        let mut errors = Vec::new();
-        let mut seen_codes = HashMap::new();
-        let mut seen_names = HashMap::new();
-        for (row, input) in &rows {
-            match input.check(&sectors, known_regions.contains(&input.region)) {
-                Ok(region) => {
-                    if let Some(scope) = scope.filter(|s| !s.contains(&region)) {
-                        errors.push(
-                            FieldError::new(
-                                "region",
-                                format!("{region} lies outside your region {scope}"),
-                            )
-                            .in_row(*row),
-                        );
-                    }
-                    if let Some(old) = existing.get(&input.code) {
-                        if old.region_code != input.region {
-                            errors.push(
-                                FieldError::new(
-                                    "region",
-                                    format!(
-                                        "{} already belongs to {}",
-                                        input.code, old.region_code
-                                    ),
-                                )
-                                .in_row(*row),
-                            );
-                        }
-                    }
-                }
-                Err(list) => errors.extend(list.into_iter().map(|e| e.in_row(*row))),
-            }
-            if let Some(first) = seen_codes.insert(input.code.clone(), *row) {
-                errors.push(
-                    FieldError::new(
-                        "code",
-                        format!("{} appears again (first in row {first})", input.code),
-                    )
-                    .in_row(*row),
+                .load(conn)
+        })?
+        .into_iter()
+        .map(|org| (org.code.clone(), org))
+        .collect();
+        let stored_names = stored_names(conn, &regions_named)?;
+        let mut checked = Checked::new(
+            rows,
+            "code",
+            |input: OrganisationInput| {
+                let problems = input.import_problems(
+                    &sectors,
+                    known_regions.contains(&input.region),
+                    scope,
+                    existing.get(&input.code),
                 );
-            }
-            if let Some(first) = seen_names.insert((input.region.clone(), input.name.clone()), *row)
-            {
-                errors.push(
-                    FieldError::new(
-                        "name",
-                        format!(
-                            "{} appears twice in {} (first in row {first})",
-                            input.name, input.region
-                        ),
-                    )
-                    .in_row(*row),
-                );
-            }
-        }
-        // Names must stay unique per region against what is stored too. A name held by an
-        // organisation that this import renames is free (a swap); any other is taken.
-        let import_regions: Vec<String> = rows.iter().map(|(_, r)| r.region.clone()).collect();
-        let mut stored_names: HashMap<(String, String), String> = HashMap::new();
-        for chunk in import_regions.chunks(500) {
-            for (code, region, name) in organisations::table
-                .filter(organisations::region_code.eq_any(chunk))
-                .select((
-                    organisations::code,
-                    organisations::region_code,
-                    organisations::name,
-                ))
-                .load::<(String, String, String)>(conn)?
-            {
-                stored_names.insert((region, name), code);
-            }
-        }
-        let renamed_away: HashMap<&str, &str> = rows
-            .iter()
-            .map(|(_, r)| (r.code.as_str(), r.name.as_str()))
-            .collect();
-        for (row, input) in &rows {
-            if let Some(holder) = stored_names.get(&(input.region.clone(), input.name.clone())) {
-                let freed = renamed_away
-                    .get(holder.as_str())
-                    .is_some_and(|new| *new != input.name);
-                if holder != &input.code && !freed {
-                    errors.push(
-                        FieldError::new(
-                            "name",
-                            format!(
-                                "{} already has an organisation named {} ({holder})",
-                                input.region, input.name
-                            ),
-                        )
-                        .in_row(*row),
-                    );
-                }
-            }
-        }
-        errors.sort_by_key(|e| e.row);
-        AppError::check(errors).map_err(|e| match e {
-            AppError::Validation { errors, .. } => AppError::Validation {
-                detail: format!(
-                    "{} problem(s) in the import; nothing was written",
-                    errors.len()
-                ),
-                errors,
+                (Some(input), problems)
             },
-            other => other,
-        })?;
-        let mut report = ImportReport::new(dry_run, rows.len());
-        let stamp = now();
-        if !dry_run {
-            // Renames go through a placeholder first, so that swapping two names within one
-            // import never collides with the unique key half way.
-            for (_, input) in &rows {
-                if let Some(old) = existing
-                    .get(&input.code)
-                    .filter(|old| old.name != input.name)
-                {
-                    diesel::update(organisations::table.find(&old.code))
-                        .set(organisations::name.eq(format!("\u{1}{}", old.code)))
-                        .execute(conn)?;
-                }
-            }
+            |input| input.code.clone(),
+        );
+        checked.unique(
+            "name",
+            |input| (input.region.clone(), input.name.clone()),
+            |input, first| {
+                format!(
+                    "{} appears twice in {} (first in row {first})",
+                    input.name, input.region
+                )
+            },
+        );
+        name_clashes(&mut checked, &stored_names);
+        let checked = checked.finish("body", "the file has no organisations")?;
+        let comparison = checked.compare(&existing, |input, old| {
+            old.name == input.name && old.kind == input.kind.as_str() && old.sector == input.sector
+        });
+        let report = comparison.report(dry_run, checked.total, false);
+        if dry_run || !report.changes_anything() {
+            return Ok(report);
         }
-        for (_, input) in &rows {
-            match existing.get(&input.code) {
-                None => {
-                    report.created += 1;
-                    if !dry_run {
-                        let org = Organisation {
-                            code: input.code.clone(),
-                            name: input.name.clone(),
-                            kind: input.kind.as_str().into(),
-                            sector: input.sector.clone(),
-                            region_code: input.region.clone(),
-                            revision: 1,
-                            created_at: stamp,
-                            updated_at: stamp,
-                        };
-                        diesel::insert_into(organisations::table)
-                            .values(&org)
-                            .execute(conn)?;
-                    }
-                }
-                Some(old)
-                    if old.name == input.name
-                        && old.kind == input.kind.as_str()
-                        && old.sector == input.sector =>
-                {
-                    report.unchanged += 1
-                }
-                Some(old) => {
-                    report.updated += 1;
-                    if !dry_run {
-                        diesel::update(organisations::table.find(&old.code))
-                            .set((
-                                organisations::name.eq(&input.name),
-                                organisations::kind.eq(input.kind.as_str()),
-                                organisations::sector.eq(&input.sector),
-                                organisations::revision.eq(old.revision + 1),
-                                organisations::updated_at.eq(stamp),
-                            ))
-                            .execute(conn)?;
-                    }
-                }
-            }
-        }
-        if !dry_run && report.created + report.updated > 0 {
-            let audit_region = scope.cloned().unwrap_or_else(|| actor.region.clone());
-            audit::record(
-                conn,
-                actor,
-                &audit_region,
-                "organisations.import",
-                "organisation",
-                audit_region.as_str(),
-                &format!(
-                    "imported {} organisations: {} created, {} updated, {} unchanged",
-                    report.rows, report.created, report.updated, report.unchanged
-                ),
-            )?;
-        }
+        Organisation::store_import(conn, &comparison)?;
+        let audit_region = scope.cloned().unwrap_or_else(|| actor.region.clone());
+        audit::record(
+            conn,
+            actor,
+            &audit_region,
+            "organisations.import",
+            "organisation",
+            audit_region.as_str(),
+            &report.summary("organisations", "updated"),
+        )?;
         Ok(report)
+    }
+
+    /// Writes an import's new and changed organisations. Renames go through a placeholder
+    /// first, so that swapping two names within one import never collides with the
+    /// unique key half way.
+    fn store_import(
+        conn: &mut DbConnection,
+        comparison: &Comparison<'_, String, OrganisationInput, Organisation>,
+    ) -> AppResult<()> {
+        for (input, old) in &comparison.changed {
+            if old.name != input.name {
+                diesel::update(organisations::table.find(&old.code))
+                    .set(organisations::name.eq(format!("\u{1}{}", old.code)))
+                    .execute(conn)?;
+            }
+        }
+        let stamp = now();
+        let created: Vec<Organisation> = comparison
+            .created
+            .iter()
+            .map(|input| Organisation {
+                code: input.code.clone(),
+                name: input.name.clone(),
+                kind: input.kind.as_str().into(),
+                sector: input.sector.clone(),
+                region_code: input.region.clone(),
+                revision: 1,
+                created_at: stamp,
+                updated_at: stamp,
+            })
+            .collect();
+        for chunk in created.chunks(BATCH) {
+            crate::insert_batch!(conn, organisations::table, chunk)?;
+        }
+        for (input, old) in &comparison.changed {
+            diesel::update(organisations::table.find(&old.code))
+                .set((
+                    organisations::name.eq(&input.name),
+                    organisations::kind.eq(input.kind.as_str()),
+                    organisations::sector.eq(&input.sector),
+                    organisations::revision.eq(old.revision + 1),
+                    organisations::updated_at.eq(stamp),
+                ))
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which organisation holds each (region, name) in the regions an import names.
+fn stored_names(
+    conn: &mut DbConnection,
+    regions: &[String],
+) -> AppResult<HashMap<(String, String), String>> {
+    Ok(load_batched(regions, |chunk| {
+        organisations::table
+            .filter(organisations::region_code.eq_any(chunk))
+            .select((
+                organisations::code,
+                organisations::region_code,
+                organisations::name,
+            ))
+            .load::<(String, String, String)>(conn)
+    })?
+    .into_iter()
+    .map(|(code, region, name)| ((region, name), code))
+    .collect())
+}
+
+/// Names stay unique per region against what is stored too. A name held by an
+/// organisation that this import renames is free (a swap); any other is taken.
+fn name_clashes(
+    checked: &mut Checked<String, OrganisationInput>,
+    stored_names: &HashMap<(String, String), String>,
+) {
+    let renamed_to: HashMap<String, String> = checked
+        .rows
+        .values()
+        .map(|(_, r)| (r.code.clone(), r.name.clone()))
+        .collect();
+    let mut clashes = Vec::new();
+    for (row, input) in checked.rows.values() {
+        let Some(holder) = stored_names.get(&(input.region.clone(), input.name.clone())) else {
+            continue;
+        };
+        let freed = renamed_to.get(holder).is_some_and(|new| *new != input.name);
+        if *holder != input.code && !freed {
+            clashes.push((
+                *row,
+                format!(
+                    "{} already has an organisation named {} ({holder})",
+                    input.region, input.name
+                ),
+            ));
+        }
+    }
+    for (row, message) in clashes {
+        checked.problem(row, "name", message);
+    }
+}
+
+impl OrganisationInput {
+    /// A row's problems in an import: its own, a region outside the importer's, a code
+    /// that already belongs to another region.
+    fn import_problems(
+        &self,
+        sectors: &HashSet<String>,
+        region_known: bool,
+        scope: Option<&RegionCode>,
+        existing: Option<&Organisation>,
+    ) -> Vec<FieldError> {
+        let region = match self.check(sectors, region_known) {
+            Ok(region) => region,
+            Err(problems) => return problems,
+        };
+        let mut problems = Vec::new();
+        if let Some(scope) = scope.filter(|s| !s.contains(&region)) {
+            problems.push(FieldError::new(
+                "region",
+                format!("{region} lies outside your region {scope}"),
+            ));
+        }
+        if let Some(old) = existing.filter(|old| old.region_code != self.region) {
+            problems.push(FieldError::new(
+                "region",
+                format!("{} already belongs to {}", self.code, old.region_code),
+            ));
+        }
+        problems
     }
 }
 

@@ -13,7 +13,7 @@ use super::separation::{check_reviewer, check_stage_role, Reviewing};
 use crate::audit;
 use crate::auth::{Permission, Principal, Role};
 use crate::db::schema::{list_versions, review_findings, version_contents, version_reviews};
-use crate::db::{now, DbConnection};
+use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::separator_problem;
 use crate::keys::SigningKeys;
@@ -1191,7 +1191,7 @@ impl Versions {
         ids: &[i64],
     ) -> AppResult<HashMap<i64, Vec<PublicReview>>> {
         let mut reviews: HashMap<i64, Vec<Review>> = HashMap::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(BATCH) {
             let rows: Vec<ApprovalRow> = version_reviews::table
                 .filter(version_reviews::version_id.eq_any(chunk))
                 .filter(version_reviews::decision.eq(Decision::Approve.as_str()))

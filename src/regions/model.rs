@@ -1,6 +1,6 @@
 //! Regions: rows, checks and queries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -10,9 +10,10 @@ use super::code::{Level, RegionCode, TownshipKind};
 use crate::audit;
 use crate::auth::Principal;
 use crate::db::schema::regions;
-use crate::db::DbConnection;
+use crate::db::{load_batched, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{ImportReport, PageRequest};
+use crate::http::PageRequest;
+use crate::import::{Checked, ImportReport};
 
 /// A province, city, county or township.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, ToSchema)]
@@ -116,6 +117,16 @@ pub struct RegionFilter {
 }
 
 impl Region {
+    /// A problem when the region lies outside an importer's `scope`.
+    fn outside(&self, scope: Option<&RegionCode>) -> Option<FieldError> {
+        let code = RegionCode::parse(&self.code).ok()?;
+        let scope = scope.filter(|s| !s.contains(&code))?;
+        Some(FieldError::new(
+            "code",
+            format!("{code} lies outside your region {scope}"),
+        ))
+    }
+
     /// One region.
     pub fn find(conn: &mut DbConnection, code: &str) -> AppResult<Region> {
         regions::table
@@ -165,115 +176,72 @@ impl Region {
         rows: Vec<(usize, RegionInput)>,
         dry_run: bool,
     ) -> AppResult<ImportReport> {
-        let mut errors = Vec::new();
-        let mut checked: BTreeMap<String, (usize, Region)> = BTreeMap::new();
-        for (row, input) in &rows {
-            match input.check() {
+        let mut checked = Checked::new(
+            rows,
+            "code",
+            |input: RegionInput| match input.check() {
                 Ok(region) => {
-                    let code = RegionCode::parse(&region.code).expect("checked");
-                    if let Some(scope) = scope.filter(|s| !s.contains(&code)) {
-                        errors.push(
-                            FieldError::new(
-                                "code",
-                                format!("{code} lies outside your region {scope}"),
-                            )
-                            .in_row(*row),
-                        );
-                    }
-                    if let Some((first, _)) = checked.get(&region.code) {
-                        errors.push(
-                            FieldError::new(
-                                "code",
-                                format!("{} appears again (first in row {first})", region.code),
-                            )
-                            .in_row(*row),
-                        );
-                    } else {
-                        checked.insert(region.code.clone(), (*row, region));
-                    }
+                    let problems = region.outside(scope).into_iter().collect();
+                    (Some(region), problems)
                 }
-                Err(list) => errors.extend(list.into_iter().map(|e| e.in_row(*row))),
-            }
-        }
+                Err(problems) => (None, problems),
+            },
+            |region| region.code.clone(),
+        );
         let codes: Vec<String> = checked
+            .rows
             .values()
             .flat_map(|(_, r)| std::iter::once(r.code.clone()).chain(r.parent_code.clone()))
             .collect();
-        let existing: HashMap<String, Region> = codes
-            .chunks(500)
-            .map(|chunk| {
-                regions::table
-                    .filter(regions::code.eq_any(chunk))
-                    .select(Region::as_select())
-                    .load(conn)
+        let existing: HashMap<String, Region> = load_batched(&codes, |chunk| {
+            regions::table
+                .filter(regions::code.eq_any(chunk))
+                .select(Region::as_select())
+                .load(conn)
+        })?
+        .into_iter()
+        .map(|r| (r.code.clone(), r))
+        .collect();
+        let orphans: Vec<(usize, String)> = checked
+            .rows
+            .values()
+            .filter_map(|(row, region)| {
+                let parent = region.parent_code.as_ref()?;
+                let known = existing.contains_key(parent) || checked.rows.contains_key(parent);
+                (!known).then(|| {
+                    let message =
+                        format!("parent region {parent} is neither registered nor in this import");
+                    (*row, message)
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .map(|r| (r.code.clone(), r))
             .collect();
-        for (row, region) in checked.values() {
-            if let Some(parent) = &region.parent_code {
-                if !existing.contains_key(parent) && !checked.contains_key(parent) {
-                    errors.push(
-                        FieldError::new(
-                            "parent",
-                            format!(
-                                "parent region {parent} is neither registered nor in this import"
-                            ),
-                        )
-                        .in_row(*row),
-                    );
-                }
-            }
+        for (row, message) in orphans {
+            checked.problem(row, "parent", message);
         }
-        if rows.is_empty() {
-            errors.push(FieldError::new("body", "the file has no regions"));
-        }
-        errors.sort_by_key(|e| e.row);
-        if !errors.is_empty() {
-            return Err(AppError::Validation {
-                detail: format!(
-                    "{} problem(s) in the import; nothing was written",
-                    errors.len()
-                ),
-                errors,
-            });
-        }
-        // Parents before children: levels in order, then codes.
-        let mut ordered: Vec<&Region> = checked.values().map(|(_, r)| r).collect();
-        ordered.sort_by_key(|r| (Level::parse(&r.level), r.code.clone()));
-        let mut report = ImportReport::new(dry_run, rows.len());
-        let mut created = Vec::new();
-        for region in ordered {
-            match existing.get(&region.code) {
-                None => {
-                    report.created += 1;
-                    created.push(region.clone());
-                }
-                Some(old) if old.name == region.name => report.unchanged += 1,
-                Some(_) => {
-                    report.updated += 1;
-                    if !dry_run {
-                        diesel::update(regions::table.find(&region.code))
-                            .set(regions::name.eq(&region.name))
-                            .execute(conn)?;
-                    }
-                }
-            }
-        }
-        if dry_run || report.created + report.updated == 0 {
+        let checked = checked.finish("body", "the file has no regions")?;
+        let comparison = checked.compare(&existing, |region, old| old.name == region.name);
+        let report = comparison.report(dry_run, checked.total, false);
+        if dry_run || !report.changes_anything() {
             return Ok(report);
         }
-        for chunk in created.chunks(500) {
+        // Parents before children: levels in order, then codes.
+        let mut created: Vec<Region> = comparison.created.iter().map(|r| (*r).clone()).collect();
+        created.sort_by_key(|r| (Level::parse(&r.level), r.code.clone()));
+        for chunk in created.chunks(BATCH) {
             crate::insert_batch!(conn, regions::table, chunk)?;
+        }
+        for (region, _) in &comparison.changed {
+            diesel::update(regions::table.find(&region.code))
+                .set(regions::name.eq(&region.name))
+                .execute(conn)?;
         }
         let audit_region = match scope {
             Some(scope) => scope.clone(),
             None => checked
-                .values()
+                .rows
+                .keys()
                 .next()
-                .and_then(|(_, r)| RegionCode::parse(&r.code).ok())
+                .and_then(|code| RegionCode::parse(code).ok())
                 .map(|c| c.province())
                 .unwrap_or_else(|| actor.region.clone()),
         };
@@ -284,10 +252,7 @@ impl Region {
             "regions.import",
             "region",
             audit_region.as_str(),
-            &format!(
-                "imported {} regions: {} created, {} renamed, {} unchanged",
-                report.rows, report.created, report.updated, report.unchanged
-            ),
+            &report.summary("regions", "renamed"),
         )?;
         Ok(report)
     }

@@ -21,6 +21,11 @@ pub enum Source {
     Delegable,
 }
 
+crate::stored_states!(Source {
+    Statutory => "statutory",
+    Delegable => "delegable",
+});
+
 /// How a delegable power is handed down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +35,11 @@ pub enum DelegationMode {
     /// 委託: the township exercises it in the county department's name.
     Entrusted,
 }
+
+crate::stored_states!(DelegationMode {
+    Direct => "direct",
+    Entrusted => "entrusted",
+});
 
 /// One legal basis of a power (法律依據).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -465,10 +465,7 @@ async fn items_page(
     let page = page.resolve()?;
     let filter = ItemFilter {
         category: query.category,
-        source: query.source.map(|s| match s {
-            Source::Statutory => "statutory".into(),
-            Source::Delegable => "delegable".into(),
-        }),
+        source: query.source.map(String::from),
         sector: query.sector,
         domain: query.domain,
         high_frequency: query.high_frequency,

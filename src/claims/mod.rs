@@ -3,6 +3,7 @@
 //! the power up confirms or returns. Out of it comes each township's power set.
 
 mod model;
+mod opening;
 mod plan;
 mod power_set;
 mod state;

@@ -8,16 +8,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+use super::opening::{plan_opening, Offer, OfferedItem, OpeningContext};
 use super::plan::{self, ClaimKey, ClaimPlan, Loaded};
 use super::state::{Action, ClaimState};
 use crate::audit;
 use crate::auth::{Permission, Principal};
-use crate::catalogue::{Edition, EditionStatus};
+use crate::catalogue::Edition;
 use crate::db::schema::{
     catalogue_items, claim_events, claim_rounds, claims, organisations, regions,
 };
 use crate::db::{now, DbConnection, BATCH};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult};
 use crate::http::PageRequest;
 use crate::organisations::Organisation;
 use crate::regions::{Level, RegionCode};
@@ -408,129 +409,80 @@ impl Round {
     ) -> AppResult<RoundView> {
         let county = crate::regions::county_path(county_code)?;
         actor.require(Permission::ManageClaimRounds, &county)?;
-        let mut errors = Vec::new();
         let edition = match Edition::find(conn, &input.edition) {
-            Ok(e) => Some(e),
-            Err(AppError::NotFound(m)) => {
-                errors.push(FieldError::new("edition", m));
-                None
-            }
+            Ok(edition) => Some(edition),
+            Err(AppError::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        if let Some(edition) = &edition {
-            if edition.status != EditionStatus::Published {
-                errors.push(FieldError::new(
-                    "edition",
-                    format!(
-                        "edition {} is {}; rounds offer items of a published edition",
-                        edition.code, edition.status
-                    ),
-                ));
-            }
-            if !edition.province().contains(&county) {
-                errors.push(FieldError::new(
-                    "edition",
-                    format!("edition {} belongs to another province", edition.code),
-                ));
-            }
-        }
-        if input.deadline < crate::db::today() {
-            errors.push(FieldError::new("deadline", "must be today or later"));
-        }
-        // Townships: the county's, or a chosen subset of them.
-        let county_townships: BTreeMap<String, String> = regions::table
+        let townships: BTreeMap<String, String> = regions::table
             .filter(regions::parent_code.eq(county.as_str()))
             .filter(regions::level.eq(Level::Township.as_str()))
             .select((regions::code, regions::name))
             .load::<(String, String)>(conn)?
             .into_iter()
             .collect();
-        let townships: Vec<String> = match &input.townships {
-            None => county_townships.keys().cloned().collect(),
-            Some(chosen) => {
-                let mut seen = HashSet::new();
-                for (i, code) in chosen.iter().enumerate() {
-                    if !county_townships.contains_key(code) {
-                        errors.push(FieldError::new(
-                            format!("townships[{i}]"),
-                            format!("{code} is not a township of {county}"),
-                        ));
-                    } else if !seen.insert(code) {
-                        errors.push(FieldError::new(
-                            format!("townships[{i}]"),
-                            format!("{code} is listed twice"),
-                        ));
-                    }
-                }
-                chosen.clone()
-            }
+        let items = match &edition {
+            Some(edition) => Round::items_of(conn, &edition.code)?,
+            None => BTreeMap::new(),
         };
-        if townships.is_empty() {
-            errors.push(FieldError::new(
-                "townships",
-                format!("county {county} has no townships to offer to"),
-            ));
-        }
-        // Items: the edition's delegable items, or a chosen subset of them.
-        let mut offered: Vec<(i64, String, String, String, String)> = Vec::new();
-        if let Some(edition) = &edition {
-            let all: BTreeMap<String, (i64, String, String, String, String)> =
-                catalogue_items::table
-                    .filter(catalogue_items::edition_code.eq(&edition.code))
-                    .select((
-                        catalogue_items::code,
-                        (
-                            catalogue_items::id,
-                            catalogue_items::source,
-                            catalogue_items::category,
-                            catalogue_items::domain,
-                            catalogue_items::sector,
-                        ),
-                    ))
-                    .load::<(String, (i64, String, String, String, String))>(conn)?
-                    .into_iter()
-                    .collect();
-            match &input.items {
-                None => {
-                    offered = all
-                        .iter()
-                        .filter(|(_, (_, source, ..))| source == "delegable")
-                        .map(|(code, (id, _, c, d, s))| {
-                            (*id, code.clone(), c.clone(), d.clone(), s.clone())
-                        })
-                        .collect()
-                }
-                Some(chosen) => {
-                    let mut seen = HashSet::new();
-                    for (i, code) in chosen.iter().enumerate() {
-                        match all.get(code) {
-                            None => errors.push(FieldError::new(format!("items[{i}]"), format!("edition {} has no item {code}", edition.code))),
-                            Some((_, source, ..)) if source != "delegable" => errors.push(FieldError::new(
-                                format!("items[{i}]"),
-                                format!("{code} is statutory: every township holds it, so it is never offered"),
-                            )),
-                            Some(_) if !seen.insert(code) => errors.push(FieldError::new(format!("items[{i}]"), format!("{code} is listed twice"))),
-                            Some((id, _, c, d, s)) => offered.push((*id, code.clone(), c.clone(), d.clone(), s.clone())),
-                        }
-                    }
-                }
-            }
-            if offered.is_empty() && input.items.as_ref().is_none_or(|v| v.is_empty()) {
-                errors.push(FieldError::new(
-                    "items",
-                    format!("edition {} offers no delegable items", edition.code),
-                ));
-            }
-        }
-        AppError::check(errors)?;
-        let edition = edition.expect("checked");
+        let context = OpeningContext {
+            county: &county,
+            edition: edition.as_ref(),
+            townships: &townships,
+            items: &items,
+            today: crate::db::today(),
+        };
+        let offer = plan_opening(&input, &context)?;
+        let round_id = Round::store_opening(conn, actor, &county, &input, &offer)?;
+        Round::find(conn, round_id)?.view(conn)
+    }
+
+    /// An edition's items as a round offers them, by code.
+    fn items_of(
+        conn: &mut DbConnection,
+        edition: &str,
+    ) -> AppResult<BTreeMap<String, OfferedItem>> {
+        Ok(catalogue_items::table
+            .filter(catalogue_items::edition_code.eq(edition))
+            .select((
+                catalogue_items::id,
+                catalogue_items::code,
+                catalogue_items::source,
+                catalogue_items::category,
+                catalogue_items::domain,
+                catalogue_items::sector,
+            ))
+            .load::<(i64, String, String, String, String, String)>(conn)?
+            .into_iter()
+            .map(|(id, code, source, category, domain, sector)| {
+                let item = OfferedItem {
+                    id,
+                    code: code.clone(),
+                    source,
+                    category,
+                    domain,
+                    sector,
+                };
+                (code, item)
+            })
+            .collect())
+    }
+
+    /// Writes a planned round: the round, a claim per (township, item), the audit entry.
+    fn store_opening(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        input: &NewRound,
+        offer: &Offer,
+    ) -> AppResult<i64> {
         let stamp = now();
         let round_id = crate::insert_returning_id!(
             conn,
             claim_rounds::table,
             &NewRoundRow {
                 county_code: county.as_str(),
-                edition_code: &edition.code,
+                edition_code: &input.edition,
                 title: &input.title,
                 deadline: input.deadline,
                 status: RoundStatus::Open.as_str(),
@@ -540,24 +492,23 @@ impl Round {
             },
             claim_rounds::id
         )?;
-        let rows: Vec<NewClaimRow> = townships
+        let rows: Vec<NewClaimRow> = offer
+            .townships
             .iter()
             .flat_map(|township| {
-                offered.iter().map(
-                    move |(item_id, code, category, domain, sector)| NewClaimRow {
-                        round_id,
-                        township_code: township.clone(),
-                        item_id: *item_id,
-                        item_code: code.clone(),
-                        category: category.clone(),
-                        domain: domain.clone(),
-                        sector: sector.clone(),
-                        state: ClaimState::Offered.as_str(),
-                        revision: 1,
-                        updated_at: stamp,
-                        updated_by: actor.sub.clone(),
-                    },
-                )
+                offer.items.iter().map(move |item| NewClaimRow {
+                    round_id,
+                    township_code: township.clone(),
+                    item_id: item.id,
+                    item_code: item.code.clone(),
+                    category: item.category.clone(),
+                    domain: item.domain.clone(),
+                    sector: item.sector.clone(),
+                    state: ClaimState::Offered.as_str(),
+                    revision: 1,
+                    updated_at: stamp,
+                    updated_by: actor.sub.clone(),
+                })
             })
             .collect();
         for chunk in rows.chunks(BATCH) {
@@ -566,20 +517,20 @@ impl Round {
         audit::record(
             conn,
             actor,
-            &county,
+            county,
             "claims.round.open",
             "claim_round",
             &round_id.to_string(),
             &format!(
                 "opened round {round_id} \"{}\" on edition {}: {} items to {} townships, due {}",
                 input.title,
-                edition.code,
-                offered.len(),
-                townships.len(),
+                input.edition,
+                offer.items.len(),
+                offer.townships.len(),
                 input.deadline
             ),
         )?;
-        Round::find(conn, round_id)?.view(conn)
+        Ok(round_id)
     }
 
     /// Closes a round: no more answers or confirmations.

@@ -98,7 +98,7 @@ pub fn power_set(
     let mut powers: BTreeMap<String, Power> = BTreeMap::new();
     let statutory = catalogue_items::table
         .filter(catalogue_items::edition_code.eq(edition))
-        .filter(catalogue_items::source.eq("statutory"))
+        .filter(catalogue_items::source.eq(crate::catalogue::Source::Statutory.as_str()))
         .select(crate::catalogue::ItemRecord::as_select())
         .load::<crate::catalogue::ItemRecord>(conn)?;
     for record in statutory {

@@ -102,6 +102,11 @@ mod tests {
         assert_serde_names(RoundStatus::ALL);
         assert_serde_names(AdmissionStatus::ALL);
         assert_serde_names(VersionStatus::ALL);
+        assert_serde_names(crate::catalogue::Source::ALL);
+        assert_serde_names(crate::catalogue::DelegationMode::ALL);
+        assert_serde_names(crate::publication::Stage::ALL);
+        assert_serde_names(crate::publication::Decision::ALL);
+        assert_serde_names(crate::publication::Severity::ALL);
         for &state in VersionStatus::ALL {
             assert_eq!(VersionStatus::try_from(String::from(state)).unwrap(), state);
         }

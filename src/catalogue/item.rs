@@ -300,24 +300,25 @@ impl ItemInput {
                 ),
             );
         }
-        match (self.source.as_str(), self.delegation_mode.as_deref()) {
-            ("statutory", None) => {}
-            ("statutory", Some(_)) => bad(
+        let mode = self.delegation_mode.as_deref();
+        match (Source::parse(&self.source), mode) {
+            (Some(Source::Statutory), None) => {}
+            (Some(Source::Statutory), Some(_)) => bad(
                 "delegation_mode",
                 "a statutory item has no delegation mode".into(),
             ),
-            ("delegable", Some("direct" | "entrusted")) => {}
-            ("delegable", Some(other)) => bad(
+            (Some(Source::Delegable), Some(mode)) if DelegationMode::parse(mode).is_some() => {}
+            (Some(Source::Delegable), Some(other)) => bad(
                 "delegation_mode",
                 format!("{other:?} must be direct or entrusted"),
             ),
-            ("delegable", None) => bad(
+            (Some(Source::Delegable), None) => bad(
                 "delegation_mode",
                 "a delegable item needs a delegation mode: direct or entrusted".into(),
             ),
-            (other, _) => bad(
+            (None, _) => bad(
                 "source",
-                format!("{other:?} must be statutory or delegable"),
+                format!("{:?} must be statutory or delegable", self.source),
             ),
         }
         if !dict.sectors.contains(&self.sector) {
@@ -334,6 +335,16 @@ impl ItemInput {
         if domain_len == 0 || domain_len > 50 {
             bad("domain", "must be 1 to 50 characters".into());
         }
+        errors.extend(self.detail_problems());
+        errors
+    }
+
+    /// The legal bases, responsibilities and accountability lines (present where
+    /// required, free of the separators the CSV form uses between their parts), the time
+    /// limit and the parent.
+    fn detail_problems(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &str, message: String| errors.push(FieldError::new(field, message));
         if self.legal_basis.is_empty() {
             bad("legal_basis", "at least one legal basis is required".into());
         }

@@ -65,6 +65,24 @@ pub struct StagePlan {
     pub ordered: bool,
 }
 
+impl StagePlan {
+    /// 422 unless `stage` is one of this plan's.
+    pub fn check_stage(&self, kind: ListKind, stage: Stage) -> AppResult<()> {
+        if self.stages.contains(&stage) {
+            return Ok(());
+        }
+        let stages: Vec<&str> = self.stages.iter().map(|s| s.as_str()).collect();
+        Err(AppError::invalid(
+            "stage",
+            format!(
+                "a {} list is reviewed at {}",
+                kind.as_str(),
+                stages.join(", ")
+            ),
+        ))
+    }
+}
+
 /// Stage plans per kind, and who holds each stage, from configuration.
 #[derive(Debug, Clone)]
 pub struct Workflow {
@@ -873,41 +891,10 @@ impl Versions {
     ) -> AppResult<VersionHistory> {
         let (county, kind, number) = (&key.county, key.kind, key.number);
         let plan = workflow.plan(kind);
-        if !plan.stages.contains(&input.stage) {
-            return Err(AppError::invalid(
-                "stage",
-                format!(
-                    "a {} list is reviewed at {}",
-                    kind.as_str(),
-                    plan.stages
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
+        plan.check_stage(kind, input.stage)?;
         check_stage_role(actor, input.stage)?;
         actor.require(Permission::ReviewLists, county)?;
-        let version = Versions::find(conn, county, kind, number)?;
-        // Moving the revision on first locks the row: reviews of several stages (and a
-        // publish) queue here, and each then sees the version as the last one left it.
-        diesel::update(list_versions::table.find(version.id))
-            .set(list_versions::revision.eq(list_versions::revision + 1))
-            .execute(conn)?;
-        let version = Versions::find(conn, county, kind, number)?;
-        if !version.status.is_pending() {
-            return Err(AppError::Conflict(format!(
-                "version {number} is {}: it is no longer reviewed",
-                version.status
-            )));
-        }
-        if input.hash != version.content_hash {
-            return Err(AppError::Conflict(format!(
-                "you reviewed content {}, but version {number} is {}",
-                input.hash, version.content_hash
-            )));
-        }
+        let version = Versions::lock_for_review(conn, key, &input.hash)?;
         let organisation = Organisation::of_actor(conn, actor)?;
         let earlier = Versions::reviews(conn, version.id)?;
         let organisation = check_reviewer(
@@ -933,6 +920,84 @@ impl Versions {
             &keyed_items(kind, &document),
         ))?;
         let stamp = now();
+        Versions::store_review(conn, actor, &version, organisation, &input, stamp)?;
+        let status = match input.decision {
+            Decision::Return => VersionStatus::Returned,
+            Decision::Approve => {
+                let reviews = Versions::reviews(conn, version.id)?;
+                let states = Versions::stage_states(plan, &version, &reviews);
+                if Versions::missing(plan, &states).is_empty() {
+                    VersionStatus::Approved
+                } else {
+                    VersionStatus::InReview
+                }
+            }
+        };
+        diesel::update(list_versions::table.find(version.id))
+            .set((
+                list_versions::status.eq(status.as_str()),
+                list_versions::ended_at.eq((status == VersionStatus::Returned).then_some(stamp)),
+            ))
+            .execute(conn)?;
+        let decided = match input.decision {
+            Decision::Approve => "approved",
+            Decision::Return => "returned",
+        };
+        audit::record(
+            conn,
+            actor,
+            county,
+            "publication.review",
+            "list_version",
+            &entity(&version),
+            &format!(
+                "{} {decided} version {number} with {} finding(s); now {status}",
+                input.stage,
+                input.findings.len()
+            ),
+        )?;
+        let version = Versions::find(conn, county, kind, number)?;
+        Versions::history(conn, workflow, version)
+    }
+
+    /// The version a reviewer decides on, still pending and still holding the content
+    /// reviewed. Moving the revision on first locks the row: reviews of several stages
+    /// (and a publish) queue here, and each then sees the version as the last one left it.
+    fn lock_for_review(
+        conn: &mut DbConnection,
+        key: &VersionKey,
+        reviewed_hash: &str,
+    ) -> AppResult<Version> {
+        let (county, kind, number) = (&key.county, key.kind, key.number);
+        let version = Versions::find(conn, county, kind, number)?;
+        diesel::update(list_versions::table.find(version.id))
+            .set(list_versions::revision.eq(list_versions::revision + 1))
+            .execute(conn)?;
+        let version = Versions::find(conn, county, kind, number)?;
+        if !version.status.is_pending() {
+            return Err(AppError::Conflict(format!(
+                "version {number} is {}: it is no longer reviewed",
+                version.status
+            )));
+        }
+        if reviewed_hash != version.content_hash {
+            return Err(AppError::Conflict(format!(
+                "you reviewed content {reviewed_hash}, but version {number} is {}",
+                version.content_hash
+            )));
+        }
+        Ok(version)
+    }
+
+    /// Records a review and its findings, naming the reviewing organisation as it is now.
+    fn store_review(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        version: &Version,
+        organisation: &Organisation,
+        input: &ReviewInput,
+        stamp: NaiveDateTime,
+    ) -> AppResult<()> {
         let review_values = (
             version_reviews::version_id.eq(version.id),
             version_reviews::stage.eq(input.stage.as_str()),
@@ -962,44 +1027,7 @@ impl Versions {
                 ))
                 .execute(conn)?;
         }
-        let status = match input.decision {
-            Decision::Return => VersionStatus::Returned,
-            Decision::Approve => {
-                let reviews = Versions::reviews(conn, version.id)?;
-                let states = Versions::stage_states(plan, &version, &reviews);
-                if Versions::missing(plan, &states).is_empty() {
-                    VersionStatus::Approved
-                } else {
-                    VersionStatus::InReview
-                }
-            }
-        };
-        diesel::update(list_versions::table.find(version.id))
-            .set((
-                list_versions::status.eq(status.as_str()),
-                list_versions::ended_at.eq((status == VersionStatus::Returned).then_some(stamp)),
-            ))
-            .execute(conn)?;
-        audit::record(
-            conn,
-            actor,
-            county,
-            "publication.review",
-            "list_version",
-            &entity(&version),
-            &format!(
-                "{} {} version {number} with {} finding(s); now {status}",
-                input.stage.as_str(),
-                if input.decision == Decision::Approve {
-                    "approved"
-                } else {
-                    "returned"
-                },
-                input.findings.len()
-            ),
-        )?;
-        let version = Versions::find(conn, county, kind, number)?;
-        Versions::history(conn, workflow, version)
+        Ok(())
     }
 
     /// The compiler withdraws a version under review.

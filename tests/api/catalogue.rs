@@ -28,16 +28,6 @@ fn item_path(edition: &str, code: &str) -> String {
     format!("/api/v1/catalogue/editions/{edition}/items/{code}")
 }
 
-fn etag_of(response: &Response) -> String {
-    response
-        .headers()
-        .get("etag")
-        .expect("an ETag header")
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 /// A statutory item (no delegation mode).
 fn statutory(code: &str, name: &str) -> Value {
     let mut body = item(code, name);

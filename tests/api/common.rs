@@ -82,6 +82,86 @@ pub fn test_config(db_url: &str) -> Config {
     config
 }
 
+/// Serialises making the template across test processes.
+const TEMPLATE_LOCK: i64 = 0x7175_616e_7a65;
+
+/// The name of a database migrated to this tree's PostgreSQL migrations, made by the
+/// first test process that needs it (one per set of migrations; older ones are dropped).
+fn migrated_template(admin: &mut diesel::PgConnection, base: &str) -> String {
+    use diesel::prelude::*;
+    use sha2::{Digest, Sha256};
+    let mut files: Vec<_> =
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgresql"));
+    files.sort();
+    let mut hash = Sha256::new();
+    for file in &files {
+        hash.update(file.to_string_lossy().as_bytes());
+        hash.update(std::fs::read(file).expect("a migration file"));
+    }
+    let name = format!("quanze_template_{}", &hex::encode(hash.finalize())[..16]);
+    admin
+        .batch_execute(&format!("SELECT pg_advisory_lock({TEMPLATE_LOCK})"))
+        .expect("the template lock");
+    #[derive(QueryableByName)]
+    struct Named {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        datname: String,
+    }
+    let templates: Vec<Named> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'quanze\\_template\\_%'",
+    )
+    .load(admin)
+    .expect("list templates");
+    if !templates.iter().any(|t| t.datname == name) {
+        for old in &templates {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                old.datname
+            ));
+        }
+        let building = format!("{name}_building");
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            admin
+                .batch_execute(&statement)
+                .expect("create the template");
+        }
+        let db = quanze::db::Db::connect(&format!("{base}/{building}"), 1, Duration::from_secs(10))
+            .expect("connect to the template");
+        db.migrate().expect("migrate the template");
+        drop(db);
+        for statement in [
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{building}' AND pid <> pg_backend_pid()"
+            ),
+            format!("ALTER DATABASE {building} RENAME TO {name}"),
+            format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+        ] {
+            admin.batch_execute(&statement).expect("name the template");
+        }
+    }
+    admin
+        .batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
+        .expect("release the template lock");
+    name
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the migrations folder") {
+        let path = entry.expect("a migrations entry").path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn fresh_database() -> (String, Database) {
     match std::env::var("QUANZE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
@@ -92,15 +172,21 @@ fn fresh_database() -> (String, Database) {
             );
             let mut admin = diesel::PgConnection::establish(&admin_url)
                 .expect("connect to the PostgreSQL test server");
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-                .expect("drop a leftover test database");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create a test database");
             let (base, _) = admin_url
                 .rsplit_once('/')
                 .expect("a database URL with a path");
+            // Copies of one migrated template: a test does not run every migration.
+            let template = migrated_template(&mut admin, base);
+            // (One statement per call: PostgreSQL runs a batch as one transaction, and
+            // CREATE DATABASE refuses to run inside one.)
+            for statement in [
+                format!("DROP DATABASE IF EXISTS {name}"),
+                format!("CREATE DATABASE {name} TEMPLATE {template}"),
+            ] {
+                admin
+                    .batch_execute(&statement)
+                    .expect("create a test database");
+            }
             (
                 format!("{base}/{name}"),
                 Database::Postgres { admin_url, name },
@@ -210,6 +296,16 @@ impl TestApp {
     }
 
     /// The clerk of a demo township, acting for one of its units.
+    /// The 泸县 list compiler.
+    pub fn compiler(&self) -> String {
+        self.token(&["county_compiler"], LUXIAN, "luxian-gov")
+    }
+
+    /// An officer of a 泸县 organisation.
+    pub fn officer(&self, org: &str) -> String {
+        self.token(&["department_officer"], LUXIAN, org)
+    }
+
     pub fn clerk(&self, township: &str) -> String {
         self.token(&["township_clerk"], township, unit_of(township))
     }
@@ -335,6 +431,17 @@ fn jsonwebtoken_encode(config: &Config, claims: &Value) -> String {
         &jsonwebtoken::EncodingKey::from_secret(config.jwt.secret.as_bytes()),
     )
     .unwrap()
+}
+
+/// The answer's ETag; panics when it has none.
+pub fn etag_of(response: &Response) -> String {
+    response
+        .headers()
+        .get("etag")
+        .expect("an ETag header")
+        .to_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Asserts a 403 refusal by a named rule of the workflow, and returns its body.

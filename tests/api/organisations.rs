@@ -10,17 +10,8 @@ use crate::common::*;
 const ORGS: &str = "/api/v1/organisations";
 const IMPORT: &str = "/api/v1/organisations/import";
 
-/// The 泸县 list compiler.
-fn compiler(app: &TestApp) -> String {
-    app.token(&["county_compiler"], LUXIAN, "luxian-bb")
-}
-
 fn org(code: &str, name: &str, kind: &str, sector: Option<&str>, region: &str) -> Value {
     json!({"code": code, "name": name, "kind": kind, "sector": sector, "region": region})
-}
-
-fn etag_of(response: &Response) -> String {
-    response.headers()["etag"].to_str().unwrap().to_string()
 }
 
 fn delete(app: &TestApp, path: &str, token: &str, if_match: Option<&str>) -> Response {
@@ -75,7 +66,7 @@ fn codes(page: &Value) -> Vec<String> {
 #[test]
 fn create_read_update_delete_with_etags() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let path = format!("{ORGS}/luxian-lyj");
     let response = app.post(
         ORGS,
@@ -174,7 +165,7 @@ fn create_read_update_delete_with_etags() {
 #[test]
 fn every_change_is_audited_and_failures_are_not() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let before = app.audit_count();
     let response = app.post(
         ORGS,
@@ -254,13 +245,13 @@ fn every_change_is_audited_and_failures_are_not() {
         .as_array()
         .unwrap()
         .iter()
-        .all(|e| e["region_code"] == LUXIAN && e["actor_org"] == "luxian-bb"));
+        .all(|e| e["region_code"] == LUXIAN && e["actor_org"] == "luxian-gov"));
 }
 
 #[test]
 fn duplicate_codes_and_names_are_409() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let admin = app.admin();
     let before = app.audit_count();
     // The code is taken (in this county, and in another one).
@@ -664,7 +655,7 @@ fn code_and_region_cannot_change_on_update() {
 #[test]
 fn json_import_creates_updates_and_counts_unchanged() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let before = app.audit_count();
     let rows = json!([
         org(
@@ -746,7 +737,7 @@ fn json_import_creates_updates_and_counts_unchanged() {
 #[test]
 fn import_errors_name_each_row_and_field_and_nothing_is_written() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let before = app.audit_count();
     let rows = json!([
         org("ok-1", "泸县新局一", "department", Some("other"), LUXIAN),
@@ -832,7 +823,7 @@ fn import_errors_name_each_row_and_field_and_nothing_is_written() {
 #[test]
 fn csv_import_with_rows_counted_from_the_header() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let csv = "code,name,kind,sector,region\n\
                luxian-jyj,泸县教育和体育局,department,education,510521000000\n\
                luxian-sfj,泸县司法局,justice_bureau,,510521000000\n\
@@ -894,7 +885,7 @@ fn csv_import_with_rows_counted_from_the_header() {
 #[test]
 fn an_imported_name_taken_by_a_stored_organisation_is_a_row_error() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let rows = json!([
         org("luxian-new", "泸县新局", "justice_bureau", None, LUXIAN),
         org(
@@ -1026,7 +1017,7 @@ fn lists_filter_by_kind_sector_and_region() {
 #[test]
 fn a_csv_cell_that_does_not_parse_names_its_column() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let unparsable = "code,name,kind,sector,region\n\
                       luxian-odd,泸县怪局,ministry,,510521000000\n";
     let problem = expect_problem(import_csv(&app, IMPORT, &token, unparsable), 400);
@@ -1036,7 +1027,7 @@ fn a_csv_cell_that_does_not_parse_names_its_column() {
 #[test]
 fn concurrent_writers_with_one_revision_let_one_win_and_tell_the_rest_the_true_etag() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let path = format!("{ORGS}/luxian-lyj");
     let created = app.post(
         ORGS,

@@ -8,10 +8,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn compiler(app: &TestApp) -> String {
-    app.token(&["county_compiler"], LUXIAN, "luxian-gov")
-}
-
 fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Response {
     app.request(Method::POST, path, Some(token))
         .header("Idempotency-Key", key)
@@ -32,7 +28,7 @@ fn answer_body(claim: &Value, reason: &str) -> Value {
 
 fn history_len(app: &TestApp, claim: &Value) -> usize {
     expect_json(
-        app.get_as(&format!("/api/v1/claims/{}", claim["id"]), &compiler(app)),
+        app.get_as(&format!("/api/v1/claims/{}", claim["id"]), &app.compiler()),
         200,
     )["history"]
         .as_array()
@@ -129,7 +125,7 @@ fn a_retried_creation_makes_one_resource_and_answers_201_again() {
     // Without the key, the same request is a conflict, as before.
     expect_problem(app.post("/api/v1/organisations", &admin, &body), 409);
     // A submission retried is one version.
-    let compiler = compiler(&app);
+    let compiler = app.compiler();
     expect_json(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/duty-list/matters"),

@@ -11,24 +11,12 @@ use serde_json::Value;
 
 const CLAIMS_TOWNSHIP: &str = YUCHAN;
 
-fn compiler(app: &TestApp) -> String {
-    app.token(&["county_compiler"], LUXIAN, "luxian-gov")
-}
-
-fn clerk(app: &TestApp, township: &str) -> String {
-    app.clerk(township)
-}
-
-fn officer(app: &TestApp, org: &str) -> String {
-    app.token(&["department_officer"], LUXIAN, org)
-}
-
 /// Opens a round of the demo edition in 泸县 and returns its id.
 fn open_round(app: &TestApp, body: Value) -> i64 {
     let round = expect_json(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(app),
+            &app.compiler(),
             &body,
         ),
         201,
@@ -47,7 +35,7 @@ fn claims_of(app: &TestApp, round: i64, township: &str) -> Vec<Value> {
     let page = expect_json(
         app.get_as(
             &format!("/api/v1/claim-rounds/{round}/claims?township={township}&page_size=500"),
-            &compiler(app),
+            &app.compiler(),
         ),
         200,
     );
@@ -91,7 +79,7 @@ fn stats(app: &TestApp, round: i64) -> Value {
     expect_json(
         app.get_as(
             &format!("/api/v1/claim-rounds/{round}/statistics"),
-            &compiler(app),
+            &app.compiler(),
         ),
         200,
     )
@@ -102,7 +90,7 @@ fn a_round_offers_every_delegable_item_to_every_township_of_the_county() {
     let app = TestApp::with_demo();
     let response = app.post(
         &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-        &compiler(&app),
+        &app.compiler(),
         &json!({"edition": "2026", "title": "第一批", "deadline": "2099-12-31"}),
     );
     assert_eq!(response.headers()["etag"], "\"1\"");
@@ -129,7 +117,7 @@ fn a_round_offers_every_delegable_item_to_every_township_of_the_county() {
     let listed = expect_json(
         app.get_as(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -144,7 +132,7 @@ fn a_round_can_offer_chosen_items_to_chosen_townships() {
         json!({"edition": "2026", "title": "补充认领", "deadline": "2099-12-31", "items": ["CF-0001", "CF-0002"], "townships": [FUJI]}),
     );
     let view = expect_json(
-        app.get_as(&format!("/api/v1/claim-rounds/{round}"), &compiler(&app)),
+        app.get_as(&format!("/api/v1/claim-rounds/{round}"), &app.compiler()),
         200,
     );
     assert_eq!(
@@ -166,7 +154,7 @@ fn opening_a_round_checks_every_field_and_writes_nothing_when_wrong() {
     let problem = expect_problem(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({
                 "edition": "2026", "title": "x", "deadline": "2001-01-01",
                 "items": ["XK-0002", "NOPE-1", "CF-0001", "CF-0001"],
@@ -206,7 +194,7 @@ fn opening_a_round_checks_every_field_and_writes_nothing_when_wrong() {
     let problem = expect_problem(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"edition": "draft-x", "title": "x", "deadline": "2099-01-01"}),
         ),
         422,
@@ -221,7 +209,7 @@ fn opening_a_round_checks_every_field_and_writes_nothing_when_wrong() {
     expect_problem(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"edition": "2026", "title": "x", "deadline": "soon"}),
         ),
         400,
@@ -234,7 +222,7 @@ fn opening_a_round_checks_every_field_and_writes_nothing_when_wrong() {
     let listed = expect_json(
         app.get_as(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -245,7 +233,7 @@ fn opening_a_round_checks_every_field_and_writes_nothing_when_wrong() {
 fn the_full_two_way_path_of_a_round() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
-    let k = clerk(&app, CLAIMS_TOWNSHIP);
+    let k = app.clerk(CLAIMS_TOWNSHIP);
     let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
     // The township answers in bulk: a mix of claim, defer and decline.
     let changed = expect_json(
@@ -271,7 +259,7 @@ fn the_full_two_way_path_of_a_round() {
     assert_eq!(claim(&claims, "CF-0003")["reason"], "暂无持证执法人员");
     assert_eq!(claim(&claims, "QR-0001")["state"], "declined");
     // The comprehensive-enforcement bureau confirms one and returns the other.
-    let d = officer(&app, "luxian-zhzf");
+    let d = app.officer("luxian-zhzf");
     expect_json(
         decide(
             &app,
@@ -311,7 +299,7 @@ fn the_full_two_way_path_of_a_round() {
     );
     // History of the twice-claimed item.
     let id = claim(&claims, "CF-0002")["id"].as_i64().unwrap();
-    let response = app.get_as(&format!("/api/v1/claims/{id}"), &compiler(&app));
+    let response = app.get_as(&format!("/api/v1/claims/{id}"), &app.compiler());
     assert_eq!(response.headers()["etag"], "\"5\"");
     let detail = expect_json(response, 200);
     let path: Vec<(String, String)> = detail["history"]
@@ -366,12 +354,12 @@ fn the_full_two_way_path_of_a_round() {
         assert_eq!(confirmed, 2, "{key}");
     }
     // The compiler closes the round; nothing moves after that.
-    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &compiler(&app));
+    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &app.compiler());
     let closed = expect_json(
         app.send(
             Method::POST,
             &format!("/api/v1/claim-rounds/{round}/close"),
-            &compiler(&app),
+            &app.compiler(),
             Some(&etag),
             &json!({}),
         ),
@@ -390,12 +378,12 @@ fn the_full_two_way_path_of_a_round() {
         409,
     );
     assert!(problem["detail"].as_str().unwrap().contains("closed"));
-    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &compiler(&app));
+    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &app.compiler());
     expect_problem(
         app.send(
             Method::POST,
             &format!("/api/v1/claim-rounds/{round}/close"),
-            &compiler(&app),
+            &app.compiler(),
             Some(&etag),
             &json!({}),
         ),
@@ -407,7 +395,7 @@ fn the_full_two_way_path_of_a_round() {
 fn the_power_set_is_the_statutory_items_plus_confirmed_claims() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
-    let k = clerk(&app, CLAIMS_TOWNSHIP);
+    let k = app.clerk(CLAIMS_TOWNSHIP);
     let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
     expect_json(
         answer(
@@ -427,7 +415,7 @@ fn the_power_set_is_the_statutory_items_plus_confirmed_claims() {
         decide(
             &app,
             round,
-            &officer(&app, "luxian-zhzf"),
+            &app.officer("luxian-zhzf"),
             json!([
                 {"township": CLAIMS_TOWNSHIP, "item": "CF-0001", "decision": "confirm", "revision": revision(&claims, "CF-0001")}
             ]),
@@ -474,7 +462,7 @@ fn the_power_set_is_the_statutory_items_plus_confirmed_claims() {
     let other = expect_json(
         app.get_as(
             &format!("/api/v1/townships/{FUJI}/power-set"),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -545,7 +533,7 @@ fn the_huade_table_reads_straight_off_the_statistics() {
         })
         .collect();
     expect_json(
-        answer(&app, round, &clerk(&app, FUJI), FUJI, json!(answers)),
+        answer(&app, round, &app.clerk(FUJI), FUJI, json!(answers)),
         200,
     );
     let claims = claims_of(&app, round, FUJI);
@@ -556,7 +544,7 @@ fn the_huade_table_reads_straight_off_the_statistics() {
         .collect();
     assert_eq!(
         expect_json(
-            decide(&app, round, &officer(&app, "luxian-zhzf"), json!(decisions)),
+            decide(&app, round, &app.officer("luxian-zhzf"), json!(decisions)),
             200
         )["changed"],
         86
@@ -582,7 +570,7 @@ fn a_bulk_answer_with_one_bad_item_writes_nothing_and_reports_each_bad_row() {
         answer(
             &app,
             round,
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             CLAIMS_TOWNSHIP,
             json!([
                 {"item": "CF-0001", "answer": "claim", "unit": "luxian-yuchan-zfd", "revision": revision(&claims, "CF-0001")},
@@ -639,7 +627,7 @@ fn a_bulk_answer_with_one_bad_item_writes_nothing_and_reports_each_bad_row() {
         answer(
             &app,
             round,
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             CLAIMS_TOWNSHIP,
             json!([{"item": "CF-0001", "answer": "maybe", "revision": 1}]),
         ),
@@ -648,7 +636,7 @@ fn a_bulk_answer_with_one_bad_item_writes_nothing_and_reports_each_bad_row() {
     expect_problem(
         app.post(
             &format!("/api/v1/claim-rounds/{round}/answers"),
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             &json!({"township": CLAIMS_TOWNSHIP, "answers": [], "extra": 1}),
         ),
         400,
@@ -656,7 +644,7 @@ fn a_bulk_answer_with_one_bad_item_writes_nothing_and_reports_each_bad_row() {
     expect_problem(
         app.post(
             &format!("/api/v1/claim-rounds/{round}/answers"),
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             &json!({"township": CLAIMS_TOWNSHIP, "answers": []}),
         ),
         422,
@@ -668,7 +656,7 @@ fn a_stale_or_missing_revision_is_refused_and_nothing_is_written() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
     let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
-    let k = clerk(&app, CLAIMS_TOWNSHIP);
+    let k = app.clerk(CLAIMS_TOWNSHIP);
     let rev = revision(&claims, "CF-0001");
     // Two clerks read revision 1; the first answer wins.
     expect_json(
@@ -725,7 +713,7 @@ fn concurrent_answers_with_one_revision_let_exactly_one_win() {
     let round = demo_round(&app);
     let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
     let rev = revision(&claims, "CF-0001");
-    let k = clerk(&app, CLAIMS_TOWNSHIP);
+    let k = app.clerk(CLAIMS_TOWNSHIP);
     let statuses: Vec<u16> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..6)
             .map(|i| {
@@ -755,7 +743,7 @@ fn concurrent_answers_with_one_revision_let_exactly_one_win() {
         .as_i64()
         .unwrap();
     let detail = expect_json(
-        app.get_as(&format!("/api/v1/claims/{id}"), &compiler(&app)),
+        app.get_as(&format!("/api/v1/claims/{id}"), &app.compiler()),
         200,
     );
     assert_eq!(detail["history"].as_array().unwrap().len(), 1);
@@ -765,8 +753,8 @@ fn concurrent_answers_with_one_revision_let_exactly_one_win() {
 fn every_illegal_transition_is_409_naming_the_current_state() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
-    let k = clerk(&app, CLAIMS_TOWNSHIP);
-    let d = officer(&app, "luxian-zhzf");
+    let k = app.clerk(CLAIMS_TOWNSHIP);
+    let d = app.officer("luxian-zhzf");
     let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
     // Confirming an offered claim.
     let problem = expect_problem(
@@ -868,7 +856,7 @@ fn every_illegal_transition_is_409_naming_the_current_state() {
         app.send(
             Method::POST,
             &format!("/api/v1/claims/{id}/reopen"),
-            &compiler(&app),
+            &app.compiler(),
             Some(&etag),
             &json!({"reason": "重新认领"}),
         ),
@@ -892,7 +880,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
         answer(
             &app,
             round,
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             CLAIMS_TOWNSHIP,
             json!([{"item": "CF-0003", "answer": "decline", "reason": "无此类事项", "revision": revision(&claims, "CF-0003")}]),
         ),
@@ -904,7 +892,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
         app.send(
             Method::POST,
             &path,
-            &compiler(&app),
+            &app.compiler(),
             None,
             &json!({"reason": "x"}),
         ),
@@ -914,7 +902,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
         app.send(
             Method::POST,
             &path,
-            &compiler(&app),
+            &app.compiler(),
             Some("\"1\""),
             &json!({"reason": "x"}),
         ),
@@ -924,7 +912,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
         app.send(
             Method::POST,
             &path,
-            &compiler(&app),
+            &app.compiler(),
             Some("\"2\""),
             &json!({"reason": ""}),
         ),
@@ -933,7 +921,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
     let response = app.send(
         Method::POST,
         &path,
-        &compiler(&app),
+        &app.compiler(),
         Some("\"2\""),
         &json!({"reason": "乡镇已补充执法力量"}),
     );
@@ -942,7 +930,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
     assert_eq!(reopened["state"], "offered");
     assert_eq!(reopened["reason"], Value::Null);
     let detail = expect_json(
-        app.get_as(&format!("/api/v1/claims/{id}"), &compiler(&app)),
+        app.get_as(&format!("/api/v1/claims/{id}"), &app.compiler()),
         200,
     );
     assert_eq!(detail["history"][1]["to_state"], "offered");
@@ -953,7 +941,7 @@ fn the_compiler_reopens_a_decided_claim_with_a_reason() {
 fn a_stale_reopen_is_told_the_claim_s_true_revision_after_two_writes() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
-    let clerk = clerk(&app, CLAIMS_TOWNSHIP);
+    let clerk = app.clerk(CLAIMS_TOWNSHIP);
     let decline = |revision: i64| {
         expect_json(
             answer(
@@ -975,7 +963,7 @@ fn a_stale_reopen_is_told_the_claim_s_true_revision_after_two_writes() {
         app.send(
             Method::POST,
             &path,
-            &compiler(&app),
+            &app.compiler(),
             Some(if_match),
             &json!({"reason": "乡镇已补充执法力量"}),
         )
@@ -987,7 +975,7 @@ fn a_stale_reopen_is_told_the_claim_s_true_revision_after_two_writes() {
     let stale = reopen("\"2\"");
     let told = stale.headers()["etag"].to_str().unwrap().to_string();
     expect_problem(stale, 412);
-    let current = app.get_as(&format!("/api/v1/claims/{id}"), &compiler(&app));
+    let current = app.get_as(&format!("/api/v1/claims/{id}"), &app.compiler());
     assert_eq!(told, current.headers()["etag"].to_str().unwrap());
     assert_eq!(told, "\"4\"");
     expect_json(reopen(&told), 200);
@@ -1038,7 +1026,7 @@ fn every_forbidden_actor_is_refused() {
         answer(
             &app,
             round,
-            &clerk(&app, FUJI),
+            &app.clerk(FUJI),
             CLAIMS_TOWNSHIP,
             ok_answer.clone(),
         ),
@@ -1048,7 +1036,7 @@ fn every_forbidden_actor_is_refused() {
         answer(
             &app,
             round,
-            &clerk(&app, "510522100000"),
+            &app.clerk("510522100000"),
             CLAIMS_TOWNSHIP,
             ok_answer.clone(),
         ),
@@ -1058,7 +1046,7 @@ fn every_forbidden_actor_is_refused() {
         answer(
             &app,
             round,
-            &compiler(&app),
+            &app.compiler(),
             CLAIMS_TOWNSHIP,
             ok_answer.clone(),
         ),
@@ -1068,7 +1056,7 @@ fn every_forbidden_actor_is_refused() {
         answer(
             &app,
             round,
-            &officer(&app, "luxian-zhzf"),
+            &app.officer("luxian-zhzf"),
             CLAIMS_TOWNSHIP,
             ok_answer.clone(),
         ),
@@ -1115,19 +1103,19 @@ fn every_forbidden_actor_is_refused() {
     let confirm = json!([{"township": CLAIMS_TOWNSHIP, "item": "CF-0001", "decision": "confirm", "revision": revision(&claims, "CF-0001")}]);
     // Only an officer of the department whose sector holds the power, in this county.
     expect_problem(
-        decide(&app, round, &officer(&app, "luxian-scjg"), confirm.clone()),
+        decide(&app, round, &app.officer("luxian-scjg"), confirm.clone()),
         403,
     );
     expect_problem(
-        decide(&app, round, &officer(&app, "luxian-sfj"), confirm.clone()),
+        decide(&app, round, &app.officer("luxian-sfj"), confirm.clone()),
         403,
     );
     expect_refusal(
-        decide(&app, round, &officer(&app, "no-such-org"), confirm.clone()),
+        decide(&app, round, &app.officer("no-such-org"), confirm.clone()),
         "department-of-county",
     );
     expect_refusal(
-        decide(&app, round, &officer(&app, "hejiang-zhzf"), confirm.clone()),
+        decide(&app, round, &app.officer("hejiang-zhzf"), confirm.clone()),
         "department-of-county",
     );
     expect_problem(
@@ -1140,20 +1128,20 @@ fn every_forbidden_actor_is_refused() {
         403,
     );
     expect_problem(
-        decide(&app, round, &clerk(&app, CLAIMS_TOWNSHIP), confirm.clone()),
+        decide(&app, round, &app.clerk(CLAIMS_TOWNSHIP), confirm.clone()),
         403,
     );
-    expect_problem(decide(&app, round, &compiler(&app), confirm.clone()), 403);
+    expect_problem(decide(&app, round, &app.compiler(), confirm.clone()), 403);
     // Reading: a clerk sees its own township only; another county's roles see nothing.
     let other_clerk_view = app.get_as(
         &format!("/api/v1/claim-rounds/{round}/claims?township={CLAIMS_TOWNSHIP}"),
-        &clerk(&app, FUJI),
+        &app.clerk(FUJI),
     );
     expect_problem(other_clerk_view, 403);
     let own = expect_json(
         app.get_as(
             &format!("/api/v1/claim-rounds/{round}/claims"),
-            &clerk(&app, FUJI),
+            &app.clerk(FUJI),
         ),
         200,
     );
@@ -1178,12 +1166,12 @@ fn every_forbidden_actor_is_refused() {
     );
     expect_problem(app.get(&format!("/api/v1/claim-rounds/{round}")), 401);
     // Closing and reopening are the compiler's.
-    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &compiler(&app));
+    let etag = app.etag(&format!("/api/v1/claim-rounds/{round}"), &app.compiler());
     expect_problem(
         app.send(
             Method::POST,
             &format!("/api/v1/claim-rounds/{round}/close"),
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             Some(&etag),
             &json!({}),
         ),
@@ -1204,7 +1192,7 @@ fn every_forbidden_actor_is_refused() {
         app.send(
             Method::POST,
             &format!("/api/v1/claims/{id}/reopen"),
-            &officer(&app, "luxian-zhzf"),
+            &app.officer("luxian-zhzf"),
             Some("\"2\""),
             &json!({"reason": "x"}),
         ),
@@ -1224,7 +1212,7 @@ fn claims_are_listed_with_filters_and_exported_as_csv() {
         answer(
             &app,
             round,
-            &clerk(&app, CLAIMS_TOWNSHIP),
+            &app.clerk(CLAIMS_TOWNSHIP),
             CLAIMS_TOWNSHIP,
             json!([
                 {"item": "CF-0003", "answer": "defer", "reason": "暂无持证执法人员", "revision": revision(&claims, "CF-0003")}
@@ -1232,7 +1220,7 @@ fn claims_are_listed_with_filters_and_exported_as_csv() {
         ),
         200,
     );
-    let c = compiler(&app);
+    let c = app.compiler();
     let list = |query: &str| {
         expect_json(
             app.get_as(&format!("/api/v1/claim-rounds/{round}/claims?{query}"), &c),

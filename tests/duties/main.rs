@@ -37,24 +37,9 @@ fn admissions_path(county: &str) -> String {
     format!("/api/v1/counties/{county}/duty-admissions")
 }
 
-/// The 泸县 list compiler.
-fn compiler(app: &TestApp) -> String {
-    app.token(&["county_compiler"], LUXIAN, "luxian-gov")
-}
-
 /// The 合江县 list compiler.
 fn hejiang_compiler(app: &TestApp) -> String {
     app.token(&["county_compiler"], HEJIANG, "hejiang-gov")
-}
-
-/// An officer of a 泸县 organisation.
-fn officer(app: &TestApp, org: &str) -> String {
-    app.token(&["department_officer"], LUXIAN, org)
-}
-
-/// A clerk of a township.
-fn clerk(app: &TestApp, township: &str) -> String {
-    app.clerk(township)
 }
 
 /// Reads anything of the province (every county's list).
@@ -97,14 +82,6 @@ fn with(mut body: Value, pointer: &str, value: Value) -> Value {
 }
 
 // --- responses --------------------------------------------------------------------
-
-fn etag_of(response: &Response) -> String {
-    response
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default()
-}
 
 fn create(app: &TestApp, county: &str, token: &str, body: &Value) -> Value {
     expect_json(app.post(&matters_path(county), token, body), 201)
@@ -215,7 +192,7 @@ fn import_json(
     dry_run: bool,
 ) -> Response {
     let token = if county == LUXIAN {
-        compiler(app)
+        app.compiler()
     } else {
         hejiang_compiler(app)
     };
@@ -234,7 +211,7 @@ fn import_csv(app: &TestApp, csv: Vec<u8>, if_match: Option<&str>, dry_run: bool
     import(
         app,
         LUXIAN,
-        &compiler(app),
+        &app.compiler(),
         "text/csv",
         csv,
         if_match,
@@ -332,7 +309,7 @@ fn csv_file(records: &[Vec<String>]) -> Vec<u8> {
 #[test]
 fn a_matter_is_added_read_replaced_and_removed_and_the_list_revision_follows_every_change() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let before = app.audit_count();
 
     // An empty list: revision 0.
@@ -513,7 +490,7 @@ fn a_matter_is_added_read_replaced_and_removed_and_the_list_revision_follows_eve
 #[test]
 fn every_rule_of_a_matter_is_refused_with_its_field_and_nothing_is_written() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     create(
         &app,
         LUXIAN,
@@ -953,7 +930,7 @@ fn the_database_itself_keeps_one_lead_and_the_departments_of_the_county() {
     create(
         &app,
         LUXIAN,
-        &compiler(&app),
+        &app.compiler(),
         &matter("SD-001", OILY, "luxian-sthj", &["luxian-scjg"]),
     );
     let db = quanze::db::Db::connect(&app.db_url, 1, std::time::Duration::from_secs(5)).unwrap();
@@ -1092,7 +1069,7 @@ fn a_json_import_replaces_the_list_all_or_nothing_under_the_list_etag() {
     );
     assert_eq!(now[2]["revision"], 1);
     expect_problem(
-        app.get_as(&matter_path(LUXIAN, "SD-003"), &compiler(&app)),
+        app.get_as(&matter_path(LUXIAN, "SD-003"), &app.compiler()),
         404,
     );
 
@@ -1168,7 +1145,7 @@ fn a_json_import_replaces_the_list_all_or_nothing_under_the_list_etag() {
         import(
             &app,
             LUXIAN,
-            &compiler(&app),
+            &app.compiler(),
             "application/json",
             br#"{"matters": [{"code": "SD-020", "name": "x"}]}"#.to_vec(),
             Some("\"3\""),
@@ -1182,7 +1159,7 @@ fn a_json_import_replaces_the_list_all_or_nothing_under_the_list_etag() {
         import(
             &app,
             LUXIAN,
-            &compiler(&app),
+            &app.compiler(),
             "application/xml",
             b"<matters/>".to_vec(),
             Some("\"3\""),
@@ -1347,7 +1324,7 @@ fn a_csv_import_reads_list_cells_line_by_line_and_reports_rows_as_a_spreadsheet_
 #[test]
 fn an_exported_list_comes_back_unchanged_from_json_and_from_csv() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let mut rich = matter(
         "SD-001",
         OILY,
@@ -1505,7 +1482,7 @@ fn an_import_that_changes_nothing_leaves_the_list_revision_alone() {
         200,
     );
     assert_eq!(counts(&report), (2, 0, 0, 2, 0));
-    let header = expect_json(app.get_as(&list_path(LUXIAN), &compiler(&app)), 200);
+    let header = expect_json(app.get_as(&list_path(LUXIAN), &app.compiler()), 200);
     assert_eq!(
         written(&app),
         before,
@@ -1517,7 +1494,7 @@ fn an_import_that_changes_nothing_leaves_the_list_revision_alone() {
 
 fn notes_with_surrounding_spaces_survive_a_csv_round_trip() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     create(
         &app,
         LUXIAN,
@@ -1681,7 +1658,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
     let stats = expect_json(
         app.get_as(
             &format!("{}/statistics", list_path(LUXIAN)),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -1744,7 +1721,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
     let page = expect_json(
         app.get_as(
             &format!("{}?one_matter=true&page_size=500", matters_path(LUXIAN)),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -1754,7 +1731,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
             expect_json(
                 app.get_as(
                     &format!("{}?{role}={department}&page_size=1", matters_path(LUXIAN)),
-                    &compiler(&app),
+                    &app.compiler(),
                 ),
                 200,
             )["total"]
@@ -1787,7 +1764,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
     let csv = app
         .get_as(
             &format!("{}/export?format=csv", list_path(LUXIAN)),
-            &compiler(&app),
+            &app.compiler(),
         )
         .bytes()
         .unwrap()
@@ -1798,7 +1775,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
     let again = expect_json(
         app.get_as(
             &format!("{}/statistics", list_path(LUXIAN)),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -1809,7 +1786,7 @@ fn a_cixi_shaped_list_of_69_matters_over_16_departments_gives_the_reported_figur
     let figures = expect_json(
         empty.get_as(
             &format!("{}/statistics", list_path(LUXIAN)),
-            &compiler(&empty),
+            &empty.compiler(),
         ),
         200,
     );
@@ -1836,7 +1813,7 @@ fn found(app: &TestApp, token: &str, township: &str, q: &str) -> Vec<String> {
 
 /// A 泸县 list for lookups: names in both scripts.
 fn lookup_list(app: &TestApp) {
-    let token = compiler(app);
+    let token = app.compiler();
     create(
         app,
         LUXIAN,
@@ -1895,7 +1872,7 @@ fn a_lookup_finds_matters_in_either_script_and_tells_who_leads_supports_and_what
 {
     let app = TestApp::with_demo();
     lookup_list(&app);
-    let k = clerk(&app, YUCHAN);
+    let k = app.clerk(YUCHAN);
 
     let answer = expect_json(lookup(&app, Some(&k), YUCHAN, "油烟"), 200);
     assert_eq!(answer["township"], YUCHAN);
@@ -1946,18 +1923,18 @@ fn a_lookup_finds_matters_in_either_script_and_tells_who_leads_supports_and_what
 
     // The other townships of the county and its departments answer from the same list.
     assert_eq!(
-        found(&app, &clerk(&app, FUJI), FUJI, "油烟"),
+        found(&app, &app.clerk(FUJI), FUJI, "油烟"),
         ["SD-001", "SD-003"]
     );
     assert_eq!(
-        found(&app, &officer(&app, "luxian-zjj"), "510521101000", "扬尘"),
+        found(&app, &app.officer("luxian-zjj"), "510521101000", "扬尘"),
         ["SD-004"]
     );
-    assert_eq!(found(&app, &compiler(&app), YUCHAN, "秸稈"), ["SD-002"]);
+    assert_eq!(found(&app, &app.compiler(), YUCHAN, "秸稈"), ["SD-002"]);
 
     // A renamed matter is found by its new name only.
     let current = expect_json(
-        app.get_as(&matter_path(LUXIAN, "SD-004"), &compiler(&app)),
+        app.get_as(&matter_path(LUXIAN, "SD-004"), &app.compiler()),
         200,
     );
     assert_eq!(current["revision"], 1);
@@ -1965,7 +1942,7 @@ fn a_lookup_finds_matters_in_either_script_and_tells_who_leads_supports_and_what
         app.send(
             Method::PUT,
             &matter_path(LUXIAN, "SD-004"),
-            &compiler(&app),
+            &app.compiler(),
             Some("\"1\""),
             &matter(
                 "SD-004",
@@ -1984,7 +1961,7 @@ fn a_lookup_finds_matters_in_either_script_and_tells_who_leads_supports_and_what
 fn a_lookup_answers_from_the_townships_own_county_and_checks_who_asks() {
     let app = TestApp::with_demo();
     lookup_list(&app);
-    let k = clerk(&app, YUCHAN);
+    let k = app.clerk(YUCHAN);
 
     // A township of 合江县 answers from 合江县's list: empty while it has none.
     let province = auditor(&app);
@@ -2005,7 +1982,7 @@ fn a_lookup_answers_from_the_townships_own_county_and_checks_who_asks() {
     assert_eq!(matches[0]["lead"]["name"], "泸州市生态环境局合江县分局");
     // Its own clerk asks too; 泸县 still answers with its own departments.
     assert_eq!(
-        found(&app, &clerk(&app, HEJIANG_TOWN), HEJIANG_TOWN, "油烟"),
+        found(&app, &app.clerk(HEJIANG_TOWN), HEJIANG_TOWN, "油烟"),
         ["HJ-001"]
     );
     let answer = expect_json(lookup(&app, Some(&k), YUCHAN, "油烟 监管"), 200);
@@ -2037,7 +2014,7 @@ fn a_lookup_answers_from_the_townships_own_county_and_checks_who_asks() {
 
     // Who may ask.
     expect_problem(
-        lookup(&app, Some(&clerk(&app, HEJIANG_TOWN)), YUCHAN, "油烟"),
+        lookup(&app, Some(&app.clerk(HEJIANG_TOWN)), YUCHAN, "油烟"),
         403,
     );
     expect_problem(
@@ -2058,7 +2035,7 @@ fn the_matter_list_filters_by_domain_lead_supporter_one_matter_and_text_and_page
     /// Code, name, lead, supporters, domain, one matter.
     type Spec<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a str, bool);
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let specs: [Spec; 6] = [
         (
             "SD-001",
@@ -2269,7 +2246,7 @@ fn decide(app: &TestApp, id: i64, action: &str, if_match: Option<&str>, body: &V
     app.send(
         Method::POST,
         &format!("/api/v1/duty-admissions/{id}/{action}"),
-        &compiler(app),
+        &app.compiler(),
         if_match,
         body,
     )
@@ -2277,7 +2254,7 @@ fn decide(app: &TestApp, id: i64, action: &str, if_match: Option<&str>, body: &V
 
 fn admission(app: &TestApp, id: i64) -> Value {
     expect_json(
-        app.get_as(&format!("/api/v1/duty-admissions/{id}"), &compiler(app)),
+        app.get_as(&format!("/api/v1/duty-admissions/{id}"), &app.compiler()),
         200,
     )
 }
@@ -2300,7 +2277,7 @@ fn admitted_proposal() -> Value {
 #[test]
 fn a_department_asks_for_a_matter_and_the_compiler_accepts_it_into_the_list() {
     let app = TestApp::with_demo();
-    let zjj = officer(&app, "luxian-zjj");
+    let zjj = app.officer("luxian-zjj");
     let before = app.audit_count();
     let proposal = admitted_proposal();
     let response = request_admission(
@@ -2383,7 +2360,7 @@ fn a_department_asks_for_a_matter_and_the_compiler_accepts_it_into_the_list() {
     assert_eq!(written(&app), done);
     expect_problem(decide(&app, 9999, "accept", Some("\"1\""), &json!({})), 404);
     expect_problem(
-        app.get_as("/api/v1/duty-admissions/9999", &compiler(&app)),
+        app.get_as("/api/v1/duty-admissions/9999", &app.compiler()),
         404,
     );
 }
@@ -2391,7 +2368,7 @@ fn a_department_asks_for_a_matter_and_the_compiler_accepts_it_into_the_list() {
 #[test]
 fn a_request_is_rejected_with_its_reason_and_adds_nothing() {
     let app = TestApp::with_demo();
-    let sthj = officer(&app, "luxian-sthj");
+    let sthj = app.officer("luxian-sthj");
     let asked = expect_json(
         request_admission(
             &app,
@@ -2460,14 +2437,14 @@ fn a_request_is_rejected_with_its_reason_and_adds_nothing() {
 #[test]
 fn an_acceptance_obeys_every_rule_of_the_list_and_may_amend_the_proposal() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     create(
         &app,
         LUXIAN,
         &token,
         &matter("SD-001", OILY, "luxian-sthj", &["luxian-scjg"]),
     );
-    let scjg = officer(&app, "luxian-scjg");
+    let scjg = app.officer("luxian-scjg");
 
     // A proposal named like a matter already in the list: the request is taken, the
     // acceptance refused, and the request stays pending.
@@ -2574,7 +2551,7 @@ fn an_acceptance_obeys_every_rule_of_the_list_and_may_amend_the_proposal() {
 #[test]
 fn a_request_is_checked_and_only_a_department_of_the_county_may_ask() {
     let app = TestApp::with_demo();
-    let zjj = officer(&app, "luxian-zjj");
+    let zjj = app.officer("luxian-zjj");
     let before = written(&app);
 
     // An invalid proposal: every problem, prefixed with `proposal.`.
@@ -2622,13 +2599,13 @@ fn a_request_is_checked_and_only_a_department_of_the_county_may_ask() {
     // Only an officer of one of the county's departments.
     let proposal = admitted_proposal();
     for (who, token) in [
-        ("the justice bureau", officer(&app, "luxian-sfj")),
-        ("the county government", officer(&app, "luxian-gov")),
+        ("the justice bureau", app.officer("luxian-sfj")),
+        ("the county government", app.officer("luxian-gov")),
         (
             "a department of 合江县 with a 泸县 token",
-            officer(&app, "hejiang-zjj"),
+            app.officer("hejiang-zjj"),
         ),
-        ("an unknown organisation", officer(&app, "nobody")),
+        ("an unknown organisation", app.officer("nobody")),
         (
             "a township unit",
             app.token(&["department_officer"], LUXIAN, "luxian-yuchan-zfd"),
@@ -2637,8 +2614,8 @@ fn a_request_is_checked_and_only_a_department_of_the_county_may_ask() {
             "an officer of 合江县",
             app.token(&["department_officer"], HEJIANG, "hejiang-zjj"),
         ),
-        ("the compiler", compiler(&app)),
-        ("a township clerk", clerk(&app, YUCHAN)),
+        ("the compiler", app.compiler()),
+        ("a township clerk", app.clerk(YUCHAN)),
     ] {
         let problem = expect_problem(request_admission(&app, &token, &proposal, "需要"), 403);
         assert!(problem["detail"].is_string(), "{who}");
@@ -2656,7 +2633,7 @@ fn a_request_is_checked_and_only_a_department_of_the_county_may_ask() {
     let id = expect_json(request_admission(&app, &zjj, &proposal, "需要明确"), 201)["id"]
         .as_i64()
         .unwrap();
-    for token in [zjj.clone(), hejiang_compiler(&app), clerk(&app, YUCHAN)] {
+    for token in [zjj.clone(), hejiang_compiler(&app), app.clerk(YUCHAN)] {
         expect_problem(
             app.send(
                 Method::POST,
@@ -2708,7 +2685,7 @@ fn admission_requests_are_listed_newest_first_and_by_status() {
     {
         let proposal = matter(&format!("AD-{i}"), &format!("准入申请事项{i}"), lead, &[]);
         let asked = expect_json(
-            request_admission(&app, &officer(&app, org), &proposal, "需要"),
+            request_admission(&app, &app.officer(org), &proposal, "需要"),
             201,
         );
         ids.push(asked["id"].as_i64().unwrap());
@@ -2743,19 +2720,19 @@ fn admission_requests_are_listed_newest_first_and_by_status() {
             page["total"].as_i64().unwrap(),
         )
     };
-    let token = compiler(&app);
+    let token = app.compiler();
     assert_eq!(list("", &token), (vec![ids[3], ids[2], ids[1], ids[0]], 4));
     assert_eq!(list("?status=pending", &token), (vec![ids[3], ids[1]], 2));
     assert_eq!(list("?status=accepted", &token), (vec![ids[0]], 1));
     assert_eq!(list("?status=rejected", &token), (vec![ids[2]], 1));
     assert_eq!(list("?page=2&page_size=3", &token), (vec![ids[0]], 4));
     assert_eq!(
-        list("?status=pending", &officer(&app, "luxian-zjj")),
+        list("?status=pending", &app.officer("luxian-zjj")),
         (vec![ids[3], ids[1]], 2),
         "departments read the requests"
     );
     assert_eq!(
-        list("", &clerk(&app, YUCHAN)).1,
+        list("", &app.clerk(YUCHAN)).1,
         4,
         "so do the county's townships"
     );
@@ -2781,7 +2758,7 @@ fn admission_requests_are_listed_newest_first_and_by_status() {
 fn only_the_countys_compiler_writes_the_list_and_only_the_county_reads_it() {
     let app = TestApp::with_demo();
     let body = matter("SD-001", OILY, "luxian-sthj", &["luxian-scjg"]);
-    create(&app, LUXIAN, &compiler(&app), &body);
+    create(&app, LUXIAN, &app.compiler(), &body);
     let other = matter("SD-002", "建筑施工扬尘污染的监管", "luxian-zjj", &[]);
     let import_body = serde_json::to_vec(&json!({"matters": [body.clone()]})).unwrap();
     let before = written(&app);
@@ -2832,12 +2809,12 @@ fn only_the_countys_compiler_writes_the_list_and_only_the_county_reads_it() {
     };
     writes(Some(&hejiang_compiler(&app)), 403, "合江县's compiler");
     writes(
-        Some(&officer(&app, "luxian-sthj")),
+        Some(&app.officer("luxian-sthj")),
         403,
         "a department officer",
     );
     writes(
-        Some(&clerk(&app, YUCHAN)),
+        Some(&app.clerk(YUCHAN)),
         403,
         "a township clerk of the county",
     );
@@ -2865,27 +2842,27 @@ fn only_the_countys_compiler_writes_the_list_and_only_the_county_reads_it() {
         admissions_path(LUXIAN),
     ];
     for (who, token, status) in [
-        ("the compiler", Some(compiler(&app)), 200),
+        ("the compiler", Some(app.compiler()), 200),
         (
             "a department officer",
-            Some(officer(&app, "luxian-sthj")),
+            Some(app.officer("luxian-sthj")),
             200,
         ),
         (
             "a township clerk of the county",
-            Some(clerk(&app, YUCHAN)),
+            Some(app.clerk(YUCHAN)),
             200,
         ),
         (
             "a township clerk of another township",
-            Some(clerk(&app, "510521101000")),
+            Some(app.clerk("510521101000")),
             200,
         ),
         ("the province auditor", Some(auditor(&app)), 200),
         ("合江县's compiler", Some(hejiang_compiler(&app)), 403),
         (
             "a township clerk of 合江县",
-            Some(clerk(&app, HEJIANG_TOWN)),
+            Some(app.clerk(HEJIANG_TOWN)),
             403,
         ),
         ("the province catalogue admin", Some(app.admin()), 403),
@@ -2900,7 +2877,7 @@ fn only_the_countys_compiler_writes_the_list_and_only_the_county_reads_it() {
         }
     }
     let read = expect_json(
-        app.get_as(&matter_path(LUXIAN, "SD-001"), &clerk(&app, YUCHAN)),
+        app.get_as(&matter_path(LUXIAN, "SD-001"), &app.clerk(YUCHAN)),
         200,
     );
     assert_eq!(read["lead"]["department"], "luxian-sthj");
@@ -2915,7 +2892,7 @@ fn only_the_countys_compiler_writes_the_list_and_only_the_county_reads_it() {
     expect_problem(
         app.post(
             &matters_path(HEJIANG),
-            &compiler(&app),
+            &app.compiler(),
             &matter("HJ-002", "建筑施工扬尘污染的监管", "hejiang-zjj", &[]),
         ),
         403,
@@ -2949,7 +2926,7 @@ fn at_once(n: usize, request: impl Fn(usize) -> Response + Sync) -> Vec<u16> {
 #[test]
 fn matters_added_at_once_to_a_list_all_land_and_each_moves_the_revision() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     create(
         &app,
         LUXIAN,
@@ -3007,7 +2984,7 @@ fn matters_added_at_once_to_a_list_all_land_and_each_moves_the_revision() {
 
 fn the_first_matters_of_an_empty_list_added_at_once_all_land() {
     let app = TestApp::with_demo();
-    let token = compiler(&app);
+    let token = app.compiler();
     let statuses = at_once(8, |i| {
         app.post(
             &matters_path(LUXIAN),

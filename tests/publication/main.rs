@@ -19,18 +19,6 @@ const JIAMING: &str = "510521101000";
 // ---------------------------------------------------------------------------------------
 // Actors
 
-fn compiler(app: &TestApp) -> String {
-    app.token(&["county_compiler"], LUXIAN, "luxian-gov")
-}
-
-fn clerk(app: &TestApp, township: &str) -> String {
-    app.clerk(township)
-}
-
-fn officer(app: &TestApp, org: &str) -> String {
-    app.token(&["department_officer"], LUXIAN, org)
-}
-
 /// The reviewer of a stage in 泸县.
 fn reviewer(app: &TestApp, stage: &str) -> String {
     let (role, org) = match stage {
@@ -75,7 +63,7 @@ fn submit_as(app: &TestApp, county: &str, kind: &str, token: &str, summary: &str
 }
 
 fn submit(app: &TestApp, kind: &str, summary: &str) -> Response {
-    submit_as(app, LUXIAN, kind, &compiler(app), summary)
+    submit_as(app, LUXIAN, kind, &app.compiler(), summary)
 }
 
 /// Submits and returns the version's history.
@@ -93,7 +81,7 @@ fn submitted(app: &TestApp, kind: &str, summary: &str) -> Value {
 
 /// A version's history and its ETag.
 fn version(app: &TestApp, kind: &str, n: i64) -> (Value, String) {
-    let response = app.get_as(&version_path(kind, n), &compiler(app));
+    let response = app.get_as(&version_path(kind, n), &app.compiler());
     let etag = response.headers()["etag"].to_str().unwrap().to_string();
     (expect_json(response, 200), etag)
 }
@@ -165,7 +153,7 @@ fn publish_with(
     app.send(
         Method::POST,
         &format!("{}/publish", version_path(kind, n)),
-        &compiler(app),
+        &app.compiler(),
         if_match,
         &body,
     )
@@ -190,7 +178,7 @@ fn withdraw(app: &TestApp, kind: &str, n: i64, if_match: Option<&str>) -> Respon
     app.send(
         Method::POST,
         &format!("{}/withdraw", version_path(kind, n)),
-        &compiler(app),
+        &app.compiler(),
         if_match,
         &json!({}),
     )
@@ -252,7 +240,7 @@ fn open_round(app: &TestApp) -> i64 {
     let round = expect_json(
         app.post(
             &format!("/api/v1/counties/{LUXIAN}/claim-rounds"),
-            &compiler(app),
+            &app.compiler(),
             &json!({"edition": "2026", "title": "2026年赋权事项双向认领", "deadline": "2099-12-31"}),
         ),
         201,
@@ -266,7 +254,7 @@ fn claim_of(app: &TestApp, round: i64, township: &str, item: &str) -> Value {
             &format!(
                 "/api/v1/claim-rounds/{round}/claims?township={township}&item={item}&page_size=500"
             ),
-            &compiler(app),
+            &app.compiler(),
         ),
         200,
     );
@@ -286,7 +274,7 @@ fn confirm_claim(app: &TestApp, round: i64, township: &str, item: &str, unit: &s
     expect_json(
         app.post(
             &format!("/api/v1/claim-rounds/{round}/answers"),
-            &clerk(app, township),
+            &app.clerk(township),
             &json!({"township": township, "answers": [
                 {"item": item, "answer": "claim", "unit": unit, "revision": claim["revision"]}
             ]}),
@@ -297,7 +285,7 @@ fn confirm_claim(app: &TestApp, round: i64, township: &str, item: &str, unit: &s
     expect_json(
         app.post(
             &format!("/api/v1/claim-rounds/{round}/confirmations"),
-            &officer(app, "luxian-zhzf"),
+            &app.officer("luxian-zhzf"),
             &json!({"decisions": [
                 {"township": township, "item": item, "decision": "confirm", "revision": claim["revision"]}
             ]}),
@@ -315,7 +303,7 @@ fn reopen_claim(app: &TestApp, round: i64, township: &str, item: &str) {
         app.send(
             Method::POST,
             &format!("/api/v1/claims/{id}/reopen"),
-            &compiler(app),
+            &app.compiler(),
             Some(&format!("\"{}\"", claim["revision"])),
             &json!({"reason": "根据审查意见重新认领"}),
         ),
@@ -344,7 +332,7 @@ fn matters_path(county: &str) -> String {
 }
 
 fn add_matter(app: &TestApp, body: Value) {
-    expect_json(app.post(&matters_path(LUXIAN), &compiler(app), &body), 201);
+    expect_json(app.post(&matters_path(LUXIAN), &app.compiler(), &body), 201);
 }
 
 fn replace_matter(app: &TestApp, body: Value) {
@@ -353,20 +341,20 @@ fn replace_matter(app: &TestApp, body: Value) {
         matters_path(LUXIAN),
         body["code"].as_str().unwrap()
     );
-    let etag = app.etag(&path, &compiler(app));
+    let etag = app.etag(&path, &app.compiler());
     expect_json(
-        app.send(Method::PUT, &path, &compiler(app), Some(&etag), &body),
+        app.send(Method::PUT, &path, &app.compiler(), Some(&etag), &body),
         200,
     );
 }
 
 fn delete_matter(app: &TestApp, code: &str) {
     let path = format!("{}/{code}", matters_path(LUXIAN));
-    let etag = app.etag(&path, &compiler(app));
+    let etag = app.etag(&path, &app.compiler());
     let response = app.send(
         Method::DELETE,
         &path,
-        &compiler(app),
+        &app.compiler(),
         Some(&etag),
         &json!({}),
     );
@@ -522,7 +510,7 @@ fn the_power_list_goes_from_submission_through_return_and_approval_to_two_public
     );
     let response = app.get_as(
         &format!("{}/document", version_path("power", 1)),
-        &compiler(&app),
+        &app.compiler(),
     );
     let etag = header(&response, "etag").unwrap();
     let bytes = response.bytes().unwrap();
@@ -801,7 +789,7 @@ fn the_duty_list_goes_from_submission_through_return_and_approval_to_two_publica
     );
     let response = app.get_as(
         &format!("{}/document", version_path("duty", 1)),
-        &compiler(&app),
+        &app.compiler(),
     );
     assert_eq!(header(&response, "etag").unwrap(), format!("\"{h1}\""));
     let bytes = response.bytes().unwrap();
@@ -1258,7 +1246,7 @@ fn reviews_are_refused_when_wrong() {
     expect_problem(
         review_as(
             &app,
-            &compiler(&app),
+            &app.compiler(),
             "power",
             1,
             "legality",
@@ -1415,7 +1403,7 @@ fn at_most_one_version_is_under_review_and_only_an_open_one_can_be_withdrawn() {
     );
     // Only the compiler submits; the other county's compiler neither.
     expect_problem(
-        submit_as(&app, LUXIAN, "power", &clerk(&app, YUCHAN), "x"),
+        submit_as(&app, LUXIAN, "power", &app.clerk(YUCHAN), "x"),
         403,
     );
     expect_problem(
@@ -1476,7 +1464,7 @@ fn at_most_one_version_is_under_review_and_only_an_open_one_can_be_withdrawn() {
     assert_eq!(submitted(&app, "power", "下一版")["number"], 3);
 
     let listed = expect_json(
-        app.get_as(&versions_path(LUXIAN, "power"), &compiler(&app)),
+        app.get_as(&versions_path(LUXIAN, "power"), &app.compiler()),
         200,
     );
     let states: Vec<(i64, &str)> = listed
@@ -1501,7 +1489,7 @@ fn nothing_to_submit_is_a_conflict() {
     expect_problem(
         app.post(
             &versions_path(LUXIAN, "duty"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"title": "t", "change_summary": "s", "edition": "2026"}),
         ),
         422,
@@ -1510,7 +1498,7 @@ fn nothing_to_submit_is_a_conflict() {
     expect_problem(
         app.post(
             &versions_path(LUXIAN, "power"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"title": "t", "change_summary": "s"}),
         ),
         404,
@@ -1518,7 +1506,7 @@ fn nothing_to_submit_is_a_conflict() {
     expect_problem(
         app.post(
             &versions_path(LUXIAN, "power"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"title": "", "change_summary": "s", "edition": "2026"}),
         ),
         422,
@@ -1526,7 +1514,7 @@ fn nothing_to_submit_is_a_conflict() {
     expect_problem(
         app.post(
             &versions_path(LUXIAN, "lists"),
-            &compiler(&app),
+            &app.compiler(),
             &json!({"title": "t", "change_summary": "s"}),
         ),
         404,
@@ -1634,7 +1622,7 @@ fn anonymous_readers_see_only_published_versions() {
     }
     // A township clerk of the county reads versions; another county's compiler does not;
     // the province catalogue team neither.
-    let k = clerk(&app, YUCHAN);
+    let k = app.clerk(YUCHAN);
     let listed = expect_json(app.get_as(&versions_path(LUXIAN, "power"), &k), 200);
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(
@@ -1656,7 +1644,7 @@ fn anonymous_readers_see_only_published_versions() {
         expect_problem(app.get_as(&path, &stranger), 403);
         expect_problem(app.get_as(&path, &app.admin()), 403);
     }
-    expect_problem(app.get_as(&version_path("power", 9), &compiler(&app)), 404);
+    expect_problem(app.get_as(&version_path("power", 9), &app.compiler()), 404);
 
     // Published: version 2 is public, 1 (returned) is not; the duty list is still not.
     expect_json(publish(&app, "power", 2, None), 200);
@@ -2009,7 +1997,7 @@ fn the_public_lookup_answers_from_the_published_version_not_the_working_copy() {
     let working = expect_json(
         app.get_as(
             &format!("/api/v1/lookup?township={YUCHAN}&q=油煙"),
-            &compiler(&app),
+            &app.compiler(),
         ),
         200,
     );
@@ -2400,7 +2388,7 @@ fn concurrent_submissions_let_exactly_one_through() {
     sorted.sort();
     assert_eq!(sorted, vec![201, 409, 409, 409], "{statuses:?}");
     let listed = expect_json(
-        app.get_as(&versions_path(LUXIAN, "duty"), &compiler(&app)),
+        app.get_as(&versions_path(LUXIAN, "duty"), &app.compiler()),
         200,
     );
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -2480,7 +2468,7 @@ fn versions_are_canonical_json_whose_hash_depends_only_on_the_content() {
         let bytes = app
             .get_as(
                 &format!("{}/document", version_path(kind, 1)),
-                &compiler(&app),
+                &app.compiler(),
             )
             .bytes()
             .unwrap();
@@ -2539,7 +2527,7 @@ fn a_blank_title_or_change_summary_is_refused_naming_the_field() {
     ]
     .into_iter()
     .map(|(body, field)| {
-        let response = app.post(&versions_path(LUXIAN, "power"), &compiler(&app), &body);
+        let response = app.post(&versions_path(LUXIAN, "power"), &app.compiler(), &body);
         (field, response.status().as_u16(), response.text().unwrap())
     })
     .collect();
@@ -2551,7 +2539,7 @@ fn a_blank_title_or_change_summary_is_refused_naming_the_field() {
         );
     }
     let listed = expect_json(
-        app.get_as(&versions_path(LUXIAN, "power"), &compiler(&app)),
+        app.get_as(&versions_path(LUXIAN, "power"), &app.compiler()),
         200,
     );
     assert_eq!(listed, json!([]), "nothing was submitted");
@@ -2572,7 +2560,7 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
     let document = |kind: &str| {
         let response = app.get_as(
             &format!("{}/document", version_path(kind, 1)),
-            &compiler(&app),
+            &app.compiler(),
         );
         assert_eq!(response.status(), 200, "the {kind} document");
         response.bytes().unwrap().to_vec()

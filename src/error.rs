@@ -102,6 +102,14 @@ pub enum AppError {
     /// Nothing at this address.
     #[error("{0}")]
     NotFound(String),
+    /// The address exists, but not for this method.
+    #[error("{detail}")]
+    MethodNotAllowed {
+        /// Summary.
+        detail: String,
+        /// The methods the address takes, for `Allow`.
+        allowed: Vec<&'static str>,
+    },
     /// The request conflicts with the resource's current state.
     #[error("{0}")]
     Conflict(String),
@@ -194,6 +202,7 @@ impl AppError {
             AppError::PreconditionRequired => ("precondition-required", "Precondition required"),
             AppError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             AppError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
+            AppError::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             AppError::UriTooLong(_) => ("uri-too-long", "URI too long"),
             AppError::HeadTooLarge(_) => ("head-too-large", "Request header fields too large"),
             AppError::RequestTimeout(_) => ("request-timeout", "Request timeout"),
@@ -258,6 +267,7 @@ impl ResponseError for AppError {
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             AppError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             AppError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             AppError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -279,6 +289,9 @@ impl ResponseError for AppError {
             }
             AppError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            AppError::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, allowed.join(", ")));
             }
             AppError::PreconditionFailed { current } => {
                 response.insert_header((header::ETAG, crate::http::etag_value(*current)));

@@ -6,6 +6,7 @@ mod concurrency;
 pub mod expensive;
 pub mod idempotency;
 mod import;
+mod methods;
 mod pagination;
 mod request_id;
 pub mod wire;
@@ -49,8 +50,21 @@ pub fn payload_config(limit: usize) -> web::PayloadConfig {
     web::PayloadConfig::new(limit)
 }
 
-/// Any route that matches nothing.
+/// Any request no route takes: 405 naming the methods when the address is a route's,
+/// else 404.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let allowed = methods::allowed(req.path());
+    if !allowed.is_empty() {
+        return Err(AppError::MethodNotAllowed {
+            detail: format!(
+                "{} takes {}, not {}",
+                req.path(),
+                allowed.join(", "),
+                req.method()
+            ),
+            allowed,
+        });
+    }
     Err(AppError::NotFound(format!(
         "no route for {} {}",
         req.method(),

@@ -55,6 +55,12 @@ pub async fn request_id(
         .map(str::to_string)
         .unwrap_or_else(next_id);
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    // HEAD is GET without the body: routed as GET, and actix-http, which saw the HEAD,
+    // writes the head of the answer alone.
+    let mut req = req;
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
     if let Err(refused) = screen(&req) {
         let _entered = span.enter();
         tracing::info!(

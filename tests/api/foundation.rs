@@ -282,3 +282,71 @@ fn the_token_command_refuses_non_hs_algorithms_and_unknown_roles() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown role"));
 }
+
+#[test]
+fn a_known_address_with_another_method_is_405_naming_the_methods_it_takes() {
+    let app = TestApp::with_demo();
+    let response = app
+        .request(Method::DELETE, "/healthz", None)
+        .send()
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD");
+    let problem = expect_problem(response, 405);
+    assert_eq!(problem["type"], "/problems/method-not-allowed");
+    let response = app
+        .request(Method::GET, "/api/v1/claims/1/reopen", Some(&app.admin()))
+        .send()
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "POST");
+    expect_problem(response, 405);
+    let response = app
+        .request(
+            Method::PATCH,
+            "/api/v1/organisations/luxian-zrzy",
+            Some(&app.admin()),
+        )
+        .send()
+        .unwrap();
+    assert_eq!(response.headers()["allow"], "GET, HEAD, PUT, DELETE");
+    expect_problem(response, 405);
+    // An address no route has is still a 404.
+    expect_problem(
+        app.request(Method::DELETE, "/api/v1/no-such-thing", None)
+            .send()
+            .unwrap(),
+        404,
+    );
+}
+
+#[test]
+fn head_answers_what_get_would_without_the_body() {
+    let app = TestApp::with_demo();
+    for path in [
+        "/healthz".to_string(),
+        "/public/v1/catalogue/editions".to_string(),
+        "/public/v1/keys".to_string(),
+        "/public/v1/publications.atom".to_string(),
+        "/api-docs/openapi.json".to_string(),
+    ] {
+        let get = app.get(&path);
+        assert_eq!(get.status(), 200, "{path}");
+        let etag = get.headers().get("etag").cloned();
+        let length = get.bytes().unwrap().len();
+        let head = app.request(Method::HEAD, &path, None).send().unwrap();
+        assert_eq!(head.status(), 200, "{path}");
+        assert_eq!(head.headers().get("etag").cloned(), etag, "{path}");
+        let declared: usize = head.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, length, "{path}");
+        assert!(head.bytes().unwrap().is_empty(), "{path}");
+    }
+    // HEAD is refused where GET is.
+    let head = app
+        .request(Method::HEAD, "/api/v1/organisations", None)
+        .send()
+        .unwrap();
+    assert_eq!(head.status(), 401);
+}

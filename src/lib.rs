@@ -23,6 +23,7 @@ pub mod publication;
 pub mod regions;
 pub mod revision;
 pub mod text;
+pub mod timestamp;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -8,12 +8,12 @@ pub use model::{
 };
 
 use actix_web::{get, web};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{Permission, Principal};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::http::expensive::WorkClass;
 use crate::http::{Page, PageParams};
 use crate::AppState;
@@ -31,22 +31,14 @@ pub struct AuditQuery {
     pub entity_type: Option<String>,
     /// Entity key, e.g. `2026/XK-0001`.
     pub entity_id: Option<String>,
-    /// From (inclusive): `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SS`, UTC.
+    /// From (inclusive): an RFC 3339 date-time (any offset) or a date (UTC).
     pub from: Option<String>,
     /// Until (exclusive), same forms.
     pub to: Option<String>,
 }
 
 fn parse_time(field: &str, value: &str) -> AppResult<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(value.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f")
-        })
-        .or_else(|_| {
-            NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
-        })
-        .map_err(|_| AppError::invalid(field, "must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)"))
+    crate::timestamp::parse(field, value)
 }
 
 /// Audit events in the caller's region, oldest first. `auditor` only.

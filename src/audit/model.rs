@@ -28,6 +28,7 @@ pub struct AuditEvent {
     /// Position in the chain, from 1.
     pub seq: i64,
     /// When, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub occurred_at: NaiveDateTime,
     /// Who (`sub`).
     pub actor_sub: String,

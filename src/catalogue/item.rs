@@ -122,8 +122,10 @@ pub struct Item {
     /// Revision, also the ETag.
     pub revision: i64,
     /// Created, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
 }
 

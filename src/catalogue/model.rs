@@ -56,8 +56,10 @@ pub struct Edition {
     /// Revision, also the ETag.
     pub revision: i64,
     /// Created, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
     /// When it was published.
     pub published_at: Option<NaiveDateTime>,

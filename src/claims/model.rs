@@ -61,8 +61,10 @@ pub struct Round {
     /// Revision, also the ETag.
     pub revision: i64,
     /// Opened, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
     /// Closed, UTC.
     pub closed_at: Option<NaiveDateTime>,
@@ -198,6 +200,7 @@ pub struct Claim {
     /// Revision, for If-Match or the `revision` of a bulk request.
     pub revision: i64,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
     /// Who changed it last.
     pub updated_by: String,
@@ -227,6 +230,7 @@ pub struct ClaimEvent {
     /// Reason, note or comment given.
     pub comment: Option<String>,
     /// When, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub occurred_at: NaiveDateTime,
 }
 

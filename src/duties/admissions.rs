@@ -89,6 +89,7 @@ pub struct Admission {
     /// Revision, also the ETag.
     pub revision: i64,
     /// Asked, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Decided, UTC.
     pub decided_at: Option<NaiveDateTime>,

@@ -102,8 +102,10 @@ pub struct Organisation {
     /// Revision, also the ETag.
     pub revision: i64,
     /// Created, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
 }
 

@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -19,28 +19,17 @@ const MAX_LIMIT: i64 = 1000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
-    /// Only publications after this moment (UTC, `YYYY-MM-DDTHH:MM:SS[.ffffff]` or a
-    /// date); pass the previous answer's `next_since`.
+    /// Only publications after this moment: an RFC 3339 date-time (any offset) or a date
+    /// (UTC); pass the previous answer's `next_since`.
     pub since: Option<String>,
     /// At most this many (default 100, at most 1,000).
     pub limit: Option<i64>,
 }
 
 fn parse_since(value: Option<&str>) -> AppResult<Option<NaiveDateTime>> {
-    let Some(text) = value else { return Ok(None) };
-    let text = text.trim_end_matches('Z');
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
-        })
-        .map(Some)
-        .map_err(|_| {
-            AppError::invalid(
-                "since",
-                "must be YYYY-MM-DDTHH:MM:SS[.ffffff] (UTC) or YYYY-MM-DD",
-            )
-        })
+    value
+        .map(|text| crate::timestamp::parse("since", text))
+        .transpose()
 }
 
 async fn entries(state: &AppState, query: &FeedQuery) -> AppResult<Vec<PublicVersion>> {
@@ -90,7 +79,7 @@ fn escape(text: &str) -> String {
 }
 
 fn rfc3339(at: NaiveDateTime) -> String {
-    format!("{}Z", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
+    crate::timestamp::format(&at)
 }
 
 /// The same log as an Atom feed, for feed readers.

@@ -226,6 +226,7 @@ pub struct Version {
     /// Who submitted it.
     pub submitted_by: String,
     /// When, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub submitted_at: NaiveDateTime,
     /// When it was returned or withdrawn, UTC.
     pub ended_at: Option<NaiveDateTime>,
@@ -344,6 +345,7 @@ pub struct Review {
     /// The hash reviewed.
     pub reviewed_hash: String,
     /// When, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Findings.
     pub findings: Vec<Finding>,
@@ -380,6 +382,7 @@ pub struct PublicReview {
     /// The reviewing organisation.
     pub organisation: OrganisationName,
     /// When it decided, UTC.
+    #[serde(with = "crate::timestamp::utc")]
     pub decided_at: NaiveDateTime,
     /// The content hash it approved.
     pub reviewed_hash: String,

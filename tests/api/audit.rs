@@ -51,11 +51,9 @@ pub fn rechain_from(app: &TestApp, from: i64, mac: &dyn Fn(&str) -> String) {
         .to_string();
     let mut sql = String::new();
     for event in &all[(from - 1) as usize..] {
-        let at = chrono::NaiveDateTime::parse_from_str(
-            event["occurred_at"].as_str().unwrap(),
-            "%Y-%m-%dT%H:%M:%S%.f",
-        )
-        .unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap())
+            .unwrap()
+            .naive_utc();
         let canonical = json!([
             event["seq"],
             prev,

@@ -388,11 +388,7 @@ fn a_draft_is_created_with_an_etag_and_its_items_are_added_read_and_replaced() {
         "replacing an item moves the edition's revision on too"
     );
     let stamp = |v: &Value| {
-        v["updated_at"]
-            .as_str()
-            .unwrap()
-            .parse::<chrono::NaiveDateTime>()
-            .unwrap()
+        chrono::DateTime::parse_from_rfc3339(v["updated_at"].as_str().unwrap()).unwrap()
     };
     assert!(
         stamp(&view) > stamp(&edition),

@@ -350,3 +350,52 @@ fn head_answers_what_get_would_without_the_body() {
         .unwrap();
     assert_eq!(head.status(), 401);
 }
+
+#[test]
+fn instants_are_rfc_3339_in_utc_and_parameters_take_any_offset() {
+    let app = TestApp::with_demo();
+    let org = expect_json(
+        app.get_as("/api/v1/organisations/luxian-zrzy", &app.admin()),
+        200,
+    );
+    for field in ["created_at", "updated_at"] {
+        let text = org[field].as_str().unwrap();
+        assert!(text.ends_with('Z'), "{field}: {text}");
+        chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+    }
+    let auditor = app.token_for("auditor", PROVINCE);
+    for since in [
+        "2026-01-01T08:00:00%2B08:00",
+        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:00",
+        "2026-01-01",
+    ] {
+        expect_json(
+            app.get(&format!("/public/v1/publications.json?since={since}")),
+            200,
+        );
+        let events = expect_json(
+            app.get_as(&format!("/api/v1/audit?from={since}"), &auditor),
+            200,
+        );
+        let first = events["items"][0]["occurred_at"].as_str().unwrap();
+        assert!(first.ends_with('Z'), "{first}");
+    }
+    // The same instant in two offsets selects the same events.
+    let at = |from: &str| {
+        expect_json(
+            app.get_as(&format!("/api/v1/audit?from={from}"), &auditor),
+            200,
+        )["total"]
+            .clone()
+    };
+    assert_eq!(
+        at("2026-01-01T08:00:00%2B08:00"),
+        at("2026-01-01T00:00:00Z")
+    );
+    let problem = expect_problem(
+        app.get("/public/v1/publications.json?since=27/11/2026"),
+        422,
+    );
+    assert_eq!(error_fields(&problem), ["since"]);
+}

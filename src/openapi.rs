@@ -223,3 +223,66 @@ async fn docs_redirect() -> HttpResponse {
         .insert_header(("Location", "/docs/"))
         .finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    /// Every type that derives `ToSchema`, by the component name it takes, with where it
+    /// is declared: two types under one name would silently share one schema.
+    fn schema_names() -> HashMap<String, Vec<String>> {
+        let mut names: HashMap<String, Vec<String>> = HashMap::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let mut deriving = false;
+                let mut renamed: Option<String> = None;
+                for line in text.lines().map(str::trim) {
+                    if line.starts_with("#[derive(") || line.starts_with("Debug,") {
+                        deriving |= line.contains("ToSchema");
+                    }
+                    if let Some(rest) = line.strip_prefix("#[schema(as = ") {
+                        renamed = Some(rest.trim_end_matches(")]").to_string());
+                    }
+                    let declared = line
+                        .strip_prefix("pub struct ")
+                        .or_else(|| line.strip_prefix("pub enum "));
+                    if let Some(declared) = declared {
+                        if deriving {
+                            let name: String = declared
+                                .chars()
+                                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                                .collect();
+                            let name = renamed.take().unwrap_or(name);
+                            names
+                                .entry(name)
+                                .or_default()
+                                .push(path.display().to_string());
+                        }
+                        deriving = false;
+                        renamed = None;
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn no_two_types_share_a_component_name() {
+        let names = schema_names();
+        assert!(names.contains_key("Problem") && names.contains_key("ClaimDecision"));
+        let shared: Vec<_> = names
+            .iter()
+            .filter(|(_, places)| places.len() > 1)
+            .collect();
+        assert!(shared.is_empty(), "types sharing a schema name: {shared:?}");
+    }
+}

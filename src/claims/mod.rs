@@ -410,7 +410,7 @@ pub enum DecisionKind {
 /// One decision in a bulk request.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Decision {
+pub struct ClaimDecision {
     /// The township of the claim.
     pub township: String,
     /// Item code.
@@ -430,7 +430,7 @@ pub struct Decision {
 pub struct DecisionBatch {
     /// The decisions (at most 10,000).
     #[validate(length(min = 1, max = 10000))]
-    pub decisions: Vec<Decision>,
+    pub decisions: Vec<ClaimDecision>,
 }
 
 /// Confirm or return many claimed items at once, all or nothing. `department_officer`

@@ -168,6 +168,14 @@ fn flatten(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
 fn describe(error: &validator::ValidationError) -> String {
     let param = |name: &str| error.params.get(name).map(|v| v.to_string());
     match error.code.as_ref() {
+        "length" if matches!(error.params.get("value"), Some(serde_json::Value::Array(_))) => {
+            match (param("min"), param("max")) {
+                (Some(min), Some(max)) => format!("must have {min} to {max} entries"),
+                (Some(min), None) => format!("must have at least {min} entries"),
+                (None, Some(max)) => format!("must have at most {max} entries"),
+                _ => "has the wrong number of entries".into(),
+            }
+        }
         "length" => match (param("min"), param("max")) {
             (Some(min), Some(max)) => format!("must be {min} to {max} characters long"),
             (Some(min), None) => format!("must be at least {min} characters long"),

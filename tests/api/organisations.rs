@@ -1090,3 +1090,29 @@ fn concurrent_writers_with_one_revision_let_one_win_and_tell_the_rest_the_true_e
     assert_eq!(etag_of(&stale), "\"4\"");
     expect_problem(stale, 412);
 }
+
+#[test]
+fn an_empty_or_wrong_header_csv_is_refused_like_every_import() {
+    let app = TestApp::with_demo();
+    let token = app.admin();
+    let before = app.audit_count();
+    // No rows: nothing to import is a 422 naming the body, as for every import.
+    for (path, body) in [
+        (IMPORT, ""),
+        (IMPORT, "\u{feff}"),
+        (IMPORT, "code,name,kind,sector,region\n"),
+        (IMPORT, "foo,bar\n"),
+        ("/api/v1/regions/import", ""),
+        ("/api/v1/regions/import", "foo,bar\n"),
+    ] {
+        let problem = expect_problem(import_csv(&app, path, &token, body), 422);
+        assert_eq!(error_fields(&problem), ["body"], "{path} {body:?}");
+    }
+    // Rows under columns the import does not have: a malformed file naming the column.
+    let problem = expect_problem(import_csv(&app, IMPORT, &token, "编码,名称\nx,y\n"), 400);
+    assert!(problem["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("编码"));
+    assert_eq!(app.audit_count(), before, "nothing was written");
+}

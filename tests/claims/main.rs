@@ -1265,3 +1265,32 @@ fn claims_are_listed_with_filters_and_exported_as_csv() {
     assert_eq!(text.lines().count(), 67, "a header and 66 claims");
     assert!(text.contains("暂无持证执法人员"));
 }
+
+#[test]
+fn an_empty_list_of_answers_or_decisions_is_counted_in_entries() {
+    let app = TestApp::with_demo();
+    let round = demo_round(&app);
+    let problem = expect_problem(
+        answer(
+            &app,
+            round,
+            &app.clerk(CLAIMS_TOWNSHIP),
+            CLAIMS_TOWNSHIP,
+            json!([]),
+        ),
+        422,
+    );
+    assert_eq!(problem["errors"][0]["field"], "answers");
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("must have 1 to"), "{message}");
+    assert!(message.ends_with("entries"), "{message}");
+    let problem = expect_problem(
+        decide(&app, round, &app.officer("luxian-zrzy"), json!([])),
+        422,
+    );
+    assert_eq!(problem["errors"][0]["field"], "decisions");
+    assert!(problem["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("entries"));
+}

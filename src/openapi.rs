@@ -1,6 +1,7 @@
 //! The OpenAPI contract, generated from the handlers, and the offline Swagger UI.
 
 use actix_web::{get, HttpResponse};
+use serde_json::Value;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
@@ -192,11 +193,88 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 
 /// The document as served and as checked in (pretty JSON with a final newline).
 pub fn document() -> String {
-    let mut text = spec()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises");
+    let mut value = serde_json::to_value(spec()).expect("the OpenAPI document serialises");
+    if let Some(schemas) = value
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        flatten_compositions(schemas);
+        refer_page_items(schemas);
+    }
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
     text.push('\n');
     text
+}
+
+/// An object made of another and a few fields of its own (serde's `flatten`) is written as
+/// `allOf` by utoipa; the part it flattens refuses unknown fields, so no real answer
+/// would validate. Each such schema becomes one flat object.
+fn flatten_compositions(schemas: &mut serde_json::Map<String, Value>) {
+    let names: Vec<String> = schemas
+        .iter()
+        .filter(|(_, schema)| schema.get("allOf").is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in names {
+        let parts = schemas[&name]["allOf"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut properties = serde_json::Map::new();
+        let mut required: Vec<Value> = Vec::new();
+        for part in &parts {
+            let part = match part.get("$ref").and_then(Value::as_str) {
+                Some(reference) => {
+                    let target = reference.trim_start_matches("#/components/schemas/");
+                    schemas.get(target).cloned().unwrap_or_default()
+                }
+                None => part.clone(),
+            };
+            if let Some(own) = part.get("properties").and_then(Value::as_object) {
+                properties.extend(own.clone());
+            }
+            for field in part
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if !required.contains(field) {
+                    required.push(field.clone());
+                }
+            }
+        }
+        let mut flat = serde_json::Map::new();
+        flat.insert("type".into(), "object".into());
+        if let Some(description) = schemas[&name].get("description") {
+            flat.insert("description".into(), description.clone());
+        }
+        flat.insert("required".into(), Value::Array(required));
+        flat.insert("properties".into(), Value::Object(properties));
+        schemas.insert(name, Value::Object(flat));
+    }
+}
+
+/// A page of `T` (`Page_T`) refers to `T`'s own schema rather than a copy of it, so a
+/// generated client has one model per type.
+fn refer_page_items(schemas: &mut serde_json::Map<String, Value>) {
+    let pages: Vec<(String, String)> = schemas
+        .keys()
+        .filter_map(|name| {
+            let element = name.strip_prefix("Page_")?;
+            schemas
+                .contains_key(element)
+                .then(|| (name.clone(), element.to_string()))
+        })
+        .collect();
+    for (page, element) in pages {
+        if let Some(items) = schemas[&page].pointer("/properties/items").cloned() {
+            let mut items = items;
+            items["items"] =
+                serde_json::json!({ "$ref": format!("#/components/schemas/{element}") });
+            schemas.get_mut(&page).expect("listed")["properties"]["items"] = items;
+        }
+    }
 }
 
 /// Registers `/api-docs/openapi.json` and the Swagger UI at `/docs`, which reads it; none

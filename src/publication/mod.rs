@@ -8,6 +8,7 @@ pub mod feed;
 mod model;
 pub mod public;
 pub mod separation;
+pub mod shapes;
 
 pub use cache::{Published, PublishedCache, Slice};
 pub use document::{
@@ -192,7 +193,7 @@ pub async fn get_version(
         ("kind" = ListKind, Path, description = "power or duty"),
         ("n" = i32, Path, description = "Version number")
     ),
-    responses((status = 200, description = "The canonical JSON document", content_type = "application/json", body = Object)),
+    responses((status = 200, description = "The canonical JSON document", content_type = "application/json", body = shapes::ListDocument)),
     security(("bearer" = []))
 )]
 #[get("/api/v1/counties/{county}/lists/{kind}/versions/{n}/document")]

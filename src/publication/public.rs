@@ -17,6 +17,7 @@ use super::cache::{
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::feed;
 use super::model::{PublicReview, Version, Versions};
+use super::shapes::{ListDocument, TownshipPowerList};
 use crate::audit::Anchor;
 use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
@@ -239,7 +240,7 @@ async fn published_version(
     tag = "public",
     params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty"), AtQuery),
     responses(
-        (status = 200, description = "The canonical document; ETag is its SHA-256", content_type = "application/json", body = Object,
+        (status = 200, description = "The canonical document; ETag is its SHA-256", content_type = "application/json", body = ListDocument,
             headers(("ETag" = String, description = "The content hash"), ("Content-Location" = String, description = "The version's own address"), ("x-jws-signature" = String, description = "Detached JWS (RFC 7515 Appendix F, EdDSA) over the body's decoded bytes; keys at /public/v1/keys"))),
         (status = 304, description = "Not modified (If-None-Match)")
     )
@@ -398,7 +399,7 @@ pub async fn public_keys(state: web::Data<AppState>) -> HttpResponse {
         ("n" = i32, Path, description = "Version number")
     ),
     responses(
-        (status = 200, description = "The canonical document", content_type = "application/json", body = Object, headers(("ETag" = String, description = "The content hash"), ("x-jws-signature" = String, description = "Detached JWS (RFC 7515 Appendix F, EdDSA) over the body's decoded bytes; keys at /public/v1/keys"))),
+        (status = 200, description = "The canonical document", content_type = "application/json", body = ListDocument, headers(("ETag" = String, description = "The content hash"), ("x-jws-signature" = String, description = "Detached JWS (RFC 7515 Appendix F, EdDSA) over the body's decoded bytes; keys at /public/v1/keys"))),
         (status = 304, description = "Not modified (If-None-Match)")
     )
 )]
@@ -490,7 +491,7 @@ pub struct PowerListQuery {
     tag = "public",
     params(("township" = String, Path, description = "Township division code"), PowerListQuery),
     responses(
-        (status = 200, description = "The township's items", content_type = "application/json", body = Object, headers(("ETag" = String, description = "SHA-256 of the answer"), ("x-jws-signature" = String, description = "Detached JWS (RFC 7515 Appendix F, EdDSA) over the body's decoded bytes; keys at /public/v1/keys"))),
+        (status = 200, description = "The township's items", content_type = "application/json", body = TownshipPowerList, headers(("ETag" = String, description = "SHA-256 of the answer"), ("x-jws-signature" = String, description = "Detached JWS (RFC 7515 Appendix F, EdDSA) over the body's decoded bytes; keys at /public/v1/keys"))),
         (status = 304, description = "Not modified (If-None-Match)")
     )
 )]

@@ -555,3 +555,93 @@ pub fn draft(app: &TestApp, code: &str) -> String {
     expect_json(response, 201);
     etag.unwrap()
 }
+
+/// What in `value` breaks `schema` of the served OpenAPI document `spec`: every property
+/// it lacks that the schema requires, every one the schema does not name, every value of
+/// the wrong type. Enough of JSON Schema for the documents quanze serves.
+pub fn nonconformities(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let target = spec
+            .pointer(reference.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("no schema {reference}"));
+        return nonconformities(spec, target, value, at);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema.get(key).and_then(Value::as_array) {
+            if options
+                .iter()
+                .any(|o| nonconformities(spec, o, value, at).is_empty())
+            {
+                return Vec::new();
+            }
+            return vec![format!("{at}: matches none of {key}")];
+        }
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if !types.is_empty()
+        && !types.contains(&kind)
+        && !(kind == "integer" && types.contains(&"number"))
+    {
+        return vec![format!("{at}: a {kind} where the schema says {types:?}")];
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(value) {
+            return vec![format!("{at}: {value} is not one of {allowed:?}")];
+        }
+    }
+    let mut problems = Vec::new();
+    match value {
+        Value::Object(map) => {
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for field in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let field = field.as_str().unwrap();
+                if !map.contains_key(field) {
+                    problems.push(format!("{at}: lacks {field}"));
+                }
+            }
+            if let Some(properties) = properties {
+                for (field, inner) in map {
+                    match properties.get(field) {
+                        Some(property) => problems.extend(nonconformities(
+                            spec,
+                            property,
+                            inner,
+                            &format!("{at}.{field}"),
+                        )),
+                        None if schema.get("additionalProperties").is_none() => {
+                            problems.push(format!("{at}: {field} is not in the schema"))
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(element) = schema.get("items") {
+                for (i, item) in items.iter().enumerate().take(50) {
+                    problems.extend(nonconformities(spec, element, item, &format!("{at}[{i}]")));
+                }
+            }
+        }
+        _ => {}
+    }
+    problems
+}

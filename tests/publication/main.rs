@@ -2630,3 +2630,62 @@ fn an_evicted_version_renders_again_to_the_same_bytes() {
     let reread = expect_json(app.get(&slice_path), 200);
     assert_eq!(reread["township"]["name"], "玉蟾镇");
 }
+
+#[test]
+fn published_documents_and_slices_are_what_the_contract_says() {
+    let app = TestApp::with_demo();
+    let spec: Value =
+        serde_json::from_slice(&app.get("/api-docs/openapi.json").bytes().unwrap()).unwrap();
+    let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+    let round = open_round(&app);
+    confirm_claim(&app, round, YUCHAN, "CF-0001", "luxian-yuchan-zfd");
+    submitted(&app, "power", "首次编制");
+    approve_and_publish(&app, "power", 1, None);
+    for m in [sd001(), sd002()] {
+        add_matter(&app, m);
+    }
+    submitted(&app, "duty", "首次编制");
+    approve_and_publish(&app, "duty", 1, None);
+    let mut checked = Vec::new();
+    for (path, name) in [
+        (
+            format!("/public/v1/counties/{LUXIAN}/lists/power"),
+            "ListDocument",
+        ),
+        (
+            format!("/public/v1/counties/{LUXIAN}/lists/duty"),
+            "ListDocument",
+        ),
+        (public_version_path("power", 1), "ListDocument"),
+        (
+            format!("/public/v1/townships/{YUCHAN}/power-list"),
+            "TownshipPowerList",
+        ),
+        (
+            format!("/public/v1/townships/{YUCHAN}/power-list?category=02"),
+            "TownshipPowerList",
+        ),
+        (
+            format!("{}/document", version_path("duty", 1)),
+            "ListDocument",
+        ),
+    ] {
+        let token = app.compiler();
+        let body = expect_json(app.get_as(&path, &token), 200);
+        let problems = nonconformities(&spec, &schema(name), &body, "$");
+        assert!(problems.is_empty(), "{path}: {problems:#?}");
+        checked.push(path);
+    }
+    // The checker itself refuses what the schema does not say.
+    let body = expect_json(
+        app.get(&format!("/public/v1/townships/{YUCHAN}/power-list")),
+        200,
+    );
+    let mut wrong = body.clone();
+    wrong["items"][0]["unexpected"] = json!(1);
+    wrong.as_object_mut().unwrap().remove("version");
+    assert_eq!(
+        nonconformities(&spec, &schema("TownshipPowerList"), &wrong, "$").len(),
+        2
+    );
+}

@@ -62,8 +62,10 @@ pub struct Edition {
     #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
     /// When it was published.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub published_at: Option<NaiveDateTime>,
     /// When it was retired.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub retired_at: Option<NaiveDateTime>,
 }
 

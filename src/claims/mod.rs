@@ -321,7 +321,8 @@ pub struct Answer {
     /// For `defer` and `decline`: why.
     #[serde(default)]
     pub reason: Option<String>,
-    /// The claim's revision as read.
+    /// The claim's revision as read (a missing one is 428).
+    #[schema(required = true, value_type = i64)]
     pub revision: Option<i64>,
 }
 
@@ -420,7 +421,8 @@ pub struct ClaimDecision {
     /// For `return` (required) or `confirm` (optional): a note to the township.
     #[serde(default)]
     pub note: Option<String>,
-    /// The claim's revision as read.
+    /// The claim's revision as read (a missing one is 428).
+    #[schema(required = true, value_type = i64)]
     pub revision: Option<i64>,
 }
 

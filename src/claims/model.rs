@@ -67,6 +67,7 @@ pub struct Round {
     #[serde(with = "crate::timestamp::utc")]
     pub updated_at: NaiveDateTime,
     /// Closed, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub closed_at: Option<NaiveDateTime>,
 }
 

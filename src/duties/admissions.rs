@@ -92,6 +92,7 @@ pub struct Admission {
     #[serde(with = "crate::timestamp::utc")]
     pub created_at: NaiveDateTime,
     /// Decided, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub decided_at: Option<NaiveDateTime>,
 }
 

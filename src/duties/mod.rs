@@ -341,6 +341,7 @@ pub struct LookupQuery {
     /// Township division code.
     pub township: String,
     /// Words of the matter, in simplified or traditional script; every word must match.
+    #[param(pattern = r"\S")]
     pub q: String,
 }
 

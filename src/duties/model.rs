@@ -198,6 +198,7 @@ pub struct DutyList {
     /// Matters in the list.
     pub matters: i64,
     /// Last changed, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub updated_at: Option<NaiveDateTime>,
 }
 

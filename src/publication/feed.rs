@@ -21,6 +21,7 @@ const MAX_LIMIT: i64 = 1000;
 pub struct FeedQuery {
     /// Only publications after this moment: an RFC 3339 date-time (any offset) or a date
     /// (UTC); pass the previous answer's `next_since`.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// At most this many (default 100, at most 1,000).
     pub limit: Option<i64>,

@@ -229,10 +229,12 @@ pub struct Version {
     #[serde(with = "crate::timestamp::utc")]
     pub submitted_at: NaiveDateTime,
     /// When it was returned or withdrawn, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub ended_at: Option<NaiveDateTime>,
     /// Who published it.
     pub published_by: Option<String>,
     /// When, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub published_at: Option<NaiveDateTime>,
     /// First day in force.
     pub effective_from: Option<NaiveDate>,
@@ -447,6 +449,7 @@ pub struct StageState {
     /// Whether its latest decision approves this version's content.
     pub approved: bool,
     /// When it approved, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub approved_at: Option<NaiveDateTime>,
 }
 

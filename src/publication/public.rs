@@ -286,6 +286,7 @@ pub struct PublicVersion {
     /// Items.
     pub item_count: i32,
     /// When it was published, UTC.
+    #[serde(with = "crate::timestamp::utc_option")]
     pub published_at: Option<NaiveDateTime>,
     /// First day in force.
     pub effective_from: Option<NaiveDate>,
@@ -574,6 +575,7 @@ pub struct PublicLookupQuery {
     /// Township division code.
     pub township: String,
     /// Words of the matter, simplified or traditional; every word must match.
+    #[param(pattern = r"\S")]
     pub q: String,
     /// The date whose list answers (`YYYY-MM-DD`, default today).
     pub at: Option<String>,
@@ -648,5 +650,6 @@ pub struct PublicationFeed {
     /// Publications after `since`.
     pub items: Vec<PublicationEntry>,
     /// Pass as `since` to get what comes next (the last entry's `published_at`).
+    #[serde(with = "crate::timestamp::utc_option")]
     pub next_since: Option<NaiveDateTime>,
 }

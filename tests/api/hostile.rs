@@ -239,8 +239,11 @@ fn impossible_pages_are_refused_and_pages_past_the_end_are_empty() {
         let past = expect_json(get("page=100000&page_size=500"), 200);
         assert_eq!(past["items"], json!([]), "{path}");
         assert_eq!(past["total"], total, "{path}");
-        let last_possible = expect_json(get("page=9223372036854775807&page_size=1"), 200);
+        // The contract's bound, on both sides.
+        let last_possible = expect_json(get("page=1000000000&page_size=500"), 200);
         assert_eq!(last_possible["items"], json!([]));
+        let problem = expect_problem(get("page=1000000001&page_size=1"), 422);
+        assert_eq!(error_fields(&problem), ["page"], "{path}");
     }
 }
 

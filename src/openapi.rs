@@ -173,7 +173,8 @@ fn add_idempotency_key(op: &mut Operation) {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(255)),
+                    .max_length(Some(255))
+                    .pattern(Some("^[!-~]+$")),
             ))
             .build(),
     ));

@@ -66,7 +66,6 @@ fn add_standard(op: &mut Operation, writes: bool) {
         if let RefOr::T(parameter) = parameter {
             if parameter.name == "If-Match" && matches!(parameter.parameter_in, ParameterIn::Header)
             {
-                parameter.required = utoipa::openapi::Required::True;
                 parameter.schema = Some(RefOr::T(
                     utoipa::openapi::ObjectBuilder::new()
                         .schema_type(utoipa::openapi::Type::String)
@@ -245,9 +244,162 @@ pub fn document() -> String {
         flatten_compositions(schemas);
         refer_page_items(schemas);
     }
+    declare_text_hygiene(&mut value);
+    if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+        for operation in paths.values_mut().flat_map(|item| {
+            item.as_object_mut()
+                .into_iter()
+                .flat_map(|ops| ops.values_mut())
+        }) {
+            for parameter in operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                declare_parameter_rule(parameter);
+            }
+        }
+    }
     let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
     text.push('\n');
     text
+}
+
+/// Whether a field names something (`text::names_something` decides the same at runtime).
+fn names_something(field: &str) -> bool {
+    crate::text::names_something(field)
+}
+
+/// Every string field of a request body states the text hygiene the server applies, so
+/// a client (and a generator) knows which characters are refused before sending them.
+fn declare_text_hygiene(document: &mut Value) {
+    let mut pending: Vec<String> = Vec::new();
+    if let Some(paths) = document.get("paths") {
+        collect_refs(
+            &paths
+                .as_object()
+                .into_iter()
+                .flat_map(|items| items.values())
+                .flat_map(|item| item.as_object().into_iter().flat_map(|ops| ops.values()))
+                .filter_map(|op| op.get("requestBody"))
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            &mut pending,
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(schema) = document.pointer_mut(&format!("/components/schemas/{name}")) else {
+            continue;
+        };
+        collect_refs(schema, &mut pending);
+        constrain_strings(schema, None);
+    }
+}
+
+fn collect_refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
+                found.push(
+                    reference
+                        .trim_start_matches("#/components/schemas/")
+                        .to_string(),
+                );
+            }
+            map.values().for_each(|v| collect_refs(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, found)),
+        _ => {}
+    }
+}
+
+/// Adds the hygiene pattern to the string schemas in `schema` (inline ones included).
+fn constrain_strings(schema: &mut Value, field: Option<&str>) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    let is_string = match map.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    let free = !["pattern", "format", "enum", "$ref"]
+        .iter()
+        .any(|k| map.contains_key(*k));
+    if is_string && free {
+        let is_name = field.is_some_and(names_something);
+        map.insert(
+            "pattern".into(),
+            crate::text::refused_pattern(is_name).into(),
+        );
+    }
+    if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {
+        for (name, property) in properties.iter_mut() {
+            constrain_strings(property, Some(name));
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = map.get_mut(key) {
+            constrain_strings(inner, field);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(Value::Array(options)) = map.get_mut(key) {
+            options.iter_mut().for_each(|o| constrain_strings(o, field));
+        }
+    }
+}
+
+/// The rules the server applies to query and path parameters, by name.
+fn declare_parameter_rule(parameter: &mut Value) {
+    let name = parameter["name"].as_str().unwrap_or_default().to_string();
+    let location = parameter["in"].as_str().unwrap_or_default().to_string();
+    if location != "query" && location != "path" {
+        return;
+    }
+    let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let is_string = match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    };
+    if !is_string
+        || ["pattern", "format", "enum"]
+            .iter()
+            .any(|k| schema.contains_key(*k))
+    {
+        return;
+    }
+    match name.as_str() {
+        "township" | "county" | "parent" => {
+            schema.insert("pattern".into(), crate::regions::RegionCode::PATTERN.into());
+        }
+        "at" => {
+            schema.insert("format".into(), "date".into());
+        }
+        "from" | "to" => {
+            schema.insert("format".into(), "date-time".into());
+        }
+        "level" => {
+            schema.insert(
+                "enum".into(),
+                serde_json::json!(["province", "city", "county", "township"]),
+            );
+        }
+        // A NUL anywhere in a query string is refused (http::request_id).
+        _ if location == "query" => {
+            schema.insert("pattern".into(), "^[^\\u0000]*$".into());
+        }
+        _ => {}
+    }
 }
 
 /// An object made of another and a few fields of its own (serde's `flatten`) is written as

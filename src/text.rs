@@ -40,6 +40,31 @@ pub fn text_problem(text: &str, is_name: bool) -> Option<String> {
     ))
 }
 
+/// The same rules as a JSON Schema pattern (ECMA-262), for the contract: a class of every
+/// character of the Basic Multilingual Plane that [`text_problem`] refuses.
+pub fn refused_pattern(is_name: bool) -> String {
+    let refused = |c: char| text_problem(&c.to_string(), is_name).is_some();
+    let mut class = String::new();
+    let mut code = 0u32;
+    while code <= 0xFFFF {
+        let Some(c) = char::from_u32(code).filter(|&c| refused(c)) else {
+            code += 1;
+            continue;
+        };
+        let start = c as u32;
+        let mut end = start;
+        while char::from_u32(end + 1).is_some_and(refused) {
+            end += 1;
+        }
+        class.push_str(&format!("\\u{start:04X}"));
+        if end > start {
+            class.push_str(&format!("-\\u{end:04X}"));
+        }
+        code = end + 1;
+    }
+    format!("^[^{class}]*$")
+}
+
 /// Spaces that do not break and separators that do, which a name never holds.
 const NOT_IN_NAMES: [char; 5] = ['\u{00A0}', '\u{2007}', '\u{202F}', '\u{2028}', '\u{2029}'];
 
@@ -64,6 +89,14 @@ pub fn clean(field: &str, text: &mut String) -> Option<FieldError> {
 pub fn clean_json(value: &mut Value, path: &str, errors: &mut Vec<FieldError>) {
     match value {
         Value::String(text) => errors.extend(clean(path, text)),
+        // JSON has one number type: 19.0 is the integer 19 (and JSON Schema says so), so a
+        // whole number written with a fraction is read as the integer it is.
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            if float.fract() == 0.0 && float.abs() < 9.007_199_254_740_992e15 {
+                *value = Value::from(float as i64);
+            }
+        }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 clean_json(item, &format!("{path}[{i}]"), errors);
@@ -118,6 +151,21 @@ pub fn search_terms(query: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_contract_s_pattern_refuses_exactly_what_the_server_refuses() {
+        for is_name in [false, true] {
+            let pattern = regex::Regex::new(&super::refused_pattern(is_name)).unwrap();
+            for code in (0..=0xFFFFu32).filter(|c| !(0xD800..=0xDFFF).contains(c)) {
+                let c = char::from_u32(code).unwrap().to_string();
+                assert_eq!(
+                    pattern.is_match(&c),
+                    super::text_problem(&c, is_name).is_none(),
+                    "U+{code:04X}, name: {is_name}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -341,7 +341,7 @@ pub struct LookupQuery {
     /// Township division code.
     pub township: String,
     /// Words of the matter, in simplified or traditional script; every word must match.
-    #[param(pattern = r"\S")]
+    #[param(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub q: String,
 }
 

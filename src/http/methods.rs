@@ -10,6 +10,8 @@ const UNDOCUMENTED_GETS: [&str; 3] = ["/api-docs/openapi.json", "/docs", "/docs/
 
 struct Route {
     address: ResourceDef,
+    /// How many `{…}` segments its template has.
+    variables: usize,
     methods: Vec<&'static str>,
 }
 
@@ -36,12 +38,14 @@ static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
             }
             Route {
                 address: ResourceDef::new(path.as_str()),
+                variables: path.matches('{').count(),
                 methods,
             }
         })
         .collect();
     routes.extend(UNDOCUMENTED_GETS.map(|path| Route {
         address: ResourceDef::new(path),
+        variables: path.matches('{').count(),
         methods: vec!["GET", "HEAD"],
     }));
     routes
@@ -49,9 +53,20 @@ static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
 
 /// The methods `path` takes; empty when no route has it.
 pub fn allowed(path: &str) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = ROUTES
+    // Where a literal route and a templated one both match (`/organisations/import` and
+    // `/organisations/{code}`), the address is the literal one's.
+    let matching: Vec<&Route> = ROUTES
         .iter()
         .filter(|route| route.address.is_match(path))
+        .collect();
+    let fewest = matching
+        .iter()
+        .map(|route| route.variables)
+        .min()
+        .unwrap_or(0);
+    let mut methods: Vec<&'static str> = matching
+        .iter()
+        .filter(|route| route.variables == fewest)
         .flat_map(|route| route.methods.iter().copied())
         .collect();
     let order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
@@ -72,6 +87,7 @@ mod tests {
             ["GET", "HEAD", "PUT", "DELETE"]
         );
         assert_eq!(allowed("/api/v1/claims/7/reopen"), ["POST"]);
+        assert_eq!(allowed("/api/v1/organisations/import"), ["POST"]);
         assert_eq!(allowed("/docs/index.html"), ["GET", "HEAD"]);
         assert!(allowed("/api/v1/nothing-here").is_empty());
     }

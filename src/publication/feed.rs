@@ -24,6 +24,7 @@ pub struct FeedQuery {
     #[param(format = DateTime)]
     pub since: Option<String>,
     /// At most this many (default 100, at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -575,7 +575,7 @@ pub struct PublicLookupQuery {
     /// Township division code.
     pub township: String,
     /// Words of the matter, simplified or traditional; every word must match.
-    #[param(pattern = r"\S")]
+    #[param(pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub q: String,
     /// The date whose list answers (`YYYY-MM-DD`, default today).
     pub at: Option<String>,

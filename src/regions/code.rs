@@ -93,6 +93,11 @@ pub struct RegionCode {
 }
 
 impl RegionCode {
+    /// What [`RegionCode::parse`] takes, as a regular expression (for the contract):
+    /// province digits not 00, each lower level's digits present only under its parent's,
+    /// township digits 001–299, no village digits.
+    pub const PATTERN: &'static str = "^(?:0[1-9]|[1-9][0-9])(?:0{10}|(?:0[1-9]|[1-9][0-9])(?:0{8}|(?:0[1-9]|[1-9][0-9])(?:0{6}|(?:00[1-9]|0[1-9][0-9]|1[0-9]{2}|2[0-9]{2})000)))$";
+
     /// Checks the shape: twelve digits, non-zero segments then zero segments, no village.
     pub fn parse(s: &str) -> Result<RegionCode, String> {
         if s.len() != 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -238,6 +243,50 @@ mod tests {
         assert_eq!(kind("510521199000"), TownshipKind::Town);
         assert_eq!(kind("510522200000"), TownshipKind::Township);
         assert!(RegionCode::parse("510521400000").is_err());
+    }
+
+    #[test]
+    fn the_pattern_takes_exactly_the_codes_parse_takes() {
+        let pattern = regex::Regex::new(RegionCode::PATTERN).unwrap();
+        let mut seed: u64 = 0x5eed;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let digit = |n: u64| char::from(b'0' + (n % 10) as u8);
+        for _ in 0..200_000 {
+            // Mostly zeros, so that every level and every malformed shape comes up.
+            let code: String = (0..12)
+                .map(|_| {
+                    let n = next();
+                    if n % 3 == 0 {
+                        digit(n >> 8)
+                    } else {
+                        '0'
+                    }
+                })
+                .collect();
+            assert_eq!(
+                pattern.is_match(&code),
+                RegionCode::parse(&code).is_ok(),
+                "{code}"
+            );
+        }
+        for code in [
+            "510521001000",
+            "510521299000",
+            "510521300000",
+            "510000000000",
+            "000000000000",
+        ] {
+            assert_eq!(
+                pattern.is_match(code),
+                RegionCode::parse(code).is_ok(),
+                "{code}"
+            );
+        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn add_standard(op: &mut Operation, writes: bool) {
                 parameter.schema = Some(RefOr::T(
                     utoipa::openapi::ObjectBuilder::new()
                         .schema_type(utoipa::openapi::Type::String)
-                        .pattern(Some(r#"^"[0-9]+"$"#))
+                        .pattern(Some(r#"^"[0-9]{1,18}"$"#))
                         .into(),
                 ));
             }
@@ -120,6 +120,9 @@ fn add_standard(op: &mut Operation, writes: bool) {
     add("404", "No such resource");
     if writes || has_input {
         add("422", "Validation failed; `errors` lists every bad field");
+    }
+    if writes {
+        add("409", "Conflict with the current state");
     }
     if conditional {
         add("412", "The If-Match ETag is stale");
@@ -379,7 +382,7 @@ fn declare_parameter_rule(parameter: &mut Value) {
         return;
     }
     match name.as_str() {
-        "township" | "county" | "parent" => {
+        "township" | "county" | "parent" | "region" => {
             schema.insert("pattern".into(), crate::regions::RegionCode::PATTERN.into());
         }
         "at" => {

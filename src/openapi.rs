@@ -248,6 +248,7 @@ pub fn document() -> String {
         refer_page_items(schemas);
     }
     declare_text_hygiene(&mut value);
+    add_links(&mut value);
     if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
         for operation in paths.values_mut().flat_map(|item| {
             item.as_object_mut()
@@ -267,6 +268,174 @@ pub fn document() -> String {
     let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
     text.push('\n');
     text
+}
+
+/// The workflows' next steps, as OpenAPI links from an answer to the operations that take
+/// what it names: a client (and stateful testing) can follow create → read, a round to its
+/// claims, a version through review to publication.
+const LINKS: &[(&str, &str, &[(&str, &[(&str, &str)])])] = &[
+    (
+        "create_organisation",
+        "201",
+        &[
+            ("get_organisation", &[("code", "$response.body#/code")]),
+            ("update_organisation", &[("code", "$response.body#/code")]),
+        ],
+    ),
+    (
+        "create_edition",
+        "201",
+        &[
+            ("get_edition", &[("edition", "$response.body#/code")]),
+            ("create_item", &[("edition", "$response.body#/code")]),
+            ("list_items", &[("edition", "$response.body#/code")]),
+        ],
+    ),
+    (
+        "copy_edition",
+        "201",
+        &[
+            ("get_edition", &[("edition", "$response.body#/code")]),
+            ("list_items", &[("edition", "$response.body#/code")]),
+        ],
+    ),
+    (
+        "create_item",
+        "201",
+        &[(
+            "get_item",
+            &[
+                ("edition", "$request.path.edition"),
+                ("code", "$response.body#/code"),
+            ],
+        )],
+    ),
+    (
+        "open_round",
+        "201",
+        &[
+            ("get_round", &[("round", "$response.body#/id")]),
+            ("list_claims", &[("round", "$response.body#/id")]),
+            ("get_round_statistics", &[("round", "$response.body#/id")]),
+            ("answer_claims", &[("round", "$response.body#/id")]),
+        ],
+    ),
+    (
+        "create_matter",
+        "201",
+        &[(
+            "get_matter",
+            &[
+                ("county", "$request.path.county"),
+                ("code", "$response.body#/code"),
+            ],
+        )],
+    ),
+    (
+        "request_admission",
+        "201",
+        &[("get_admission", &[("id", "$response.body#/id")])],
+    ),
+    (
+        "submit_version",
+        "201",
+        &[
+            (
+                "get_version",
+                &[
+                    ("county", "$request.path.county"),
+                    ("kind", "$request.path.kind"),
+                    ("n", "$response.body#/number"),
+                ],
+            ),
+            (
+                "review_version",
+                &[
+                    ("county", "$request.path.county"),
+                    ("kind", "$request.path.kind"),
+                    ("n", "$response.body#/number"),
+                ],
+            ),
+            (
+                "get_version_document",
+                &[
+                    ("county", "$request.path.county"),
+                    ("kind", "$request.path.kind"),
+                    ("n", "$response.body#/number"),
+                ],
+            ),
+        ],
+    ),
+    (
+        "review_version",
+        "201",
+        &[(
+            "publish_version",
+            &[
+                ("county", "$request.path.county"),
+                ("kind", "$request.path.kind"),
+                ("n", "$request.path.n"),
+            ],
+        )],
+    ),
+    (
+        "publish_version",
+        "200",
+        &[
+            (
+                "public_version",
+                &[
+                    ("county", "$request.path.county"),
+                    ("kind", "$request.path.kind"),
+                    ("n", "$response.body#/number"),
+                ],
+            ),
+            (
+                "public_list_in_force",
+                &[
+                    ("county", "$request.path.county"),
+                    ("kind", "$request.path.kind"),
+                ],
+            ),
+        ],
+    ),
+];
+
+fn add_links(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        for operation in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|ops| ops.values_mut())
+        {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let Some((_, status, targets)) = LINKS.iter().find(|(from, ..)| *from == id) else {
+                continue;
+            };
+            let links: serde_json::Map<String, Value> = targets
+                .iter()
+                .map(|(target, parameters)| {
+                    let parameters: serde_json::Map<String, Value> = parameters
+                        .iter()
+                        .map(|(name, expression)| (name.to_string(), Value::from(*expression)))
+                        .collect();
+                    (
+                        target.to_string(),
+                        serde_json::json!({ "operationId": target, "parameters": parameters }),
+                    )
+                })
+                .collect();
+            if let Some(response) = operation.pointer_mut(&format!("/responses/{status}")) {
+                response["links"] = Value::Object(links);
+            }
+        }
+    }
 }
 
 /// Whether a field names something (`text::names_something` decides the same at runtime).
@@ -550,6 +719,38 @@ mod tests {
             }
         }
         names
+    }
+
+    #[test]
+    fn every_link_names_an_operation_and_its_parameters() {
+        let document: serde_json::Value = serde_json::from_str(&super::document()).unwrap();
+        let mut operations = std::collections::HashMap::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let parameters: Vec<String> = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| p["name"].as_str().unwrap().to_string())
+                    .collect();
+                operations.insert(
+                    operation["operationId"].as_str().unwrap().to_string(),
+                    parameters,
+                );
+            }
+        }
+        let mut links = 0;
+        for (from, _, targets) in super::LINKS {
+            assert!(operations.contains_key(*from), "{from}");
+            for (target, parameters) in *targets {
+                let known = &operations[*target];
+                for (name, _) in *parameters {
+                    assert!(known.iter().any(|k| k == name), "{target} has no {name}");
+                }
+                links += 1;
+            }
+        }
+        assert!(links > 10);
     }
 
     #[test]

@@ -273,7 +273,10 @@ pub fn document() -> String {
 /// The workflows' next steps, as OpenAPI links from an answer to the operations that take
 /// what it names: a client (and stateful testing) can follow create → read, a round to its
 /// claims, a version through review to publication.
-const LINKS: &[(&str, &str, &[(&str, &[(&str, &str)])])] = &[
+type LinkTargets = &'static [(&'static str, &'static [(&'static str, &'static str)])];
+
+/// (from operation, its status, [(to operation, [(parameter, runtime expression)])]).
+const LINKS: &[(&str, &str, LinkTargets)] = &[
     (
         "create_organisation",
         "201",

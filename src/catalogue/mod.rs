@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(copy_edition)
         .service(import_edition)
         .service(export_edition)
+        .service(export_edition_csv)
         .service(list_items)
         .service(create_item)
         .service(get_item)
@@ -53,6 +54,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(public_list_items)
         .service(public_get_item)
         .service(public_export_edition)
+        .service(public_export_edition_csv)
         .service(public_diff_editions);
 }
 
@@ -414,27 +416,41 @@ async fn export(
     Ok(download(bytes, format, &stem))
 }
 
-/// Export an edition as JSON or CSV (the same formats import reads).
+/// Export an edition as JSON (the document import reads). `export.csv` is the CSV form.
 #[utoipa::path(
     tag = "catalogue",
-    params(("edition" = String, Path, description = "Edition code"), ExportQuery),
-    responses((status = 200, description = "The edition", content((EditionExport = "application/json"), (String = "text/csv")))),
+    params(("edition" = String, Path, description = "Edition code")),
+    responses((status = 200, description = "The edition", body = EditionExport)),
     security((), ("bearer" = []))
 )]
 #[get("/api/v1/catalogue/editions/{edition}/export")]
 pub async fn export_edition(
+    req: HttpRequest,
     state: web::Data<AppState>,
     reader: MaybePrincipal,
     edition: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    export(
-        &state,
-        reader.0,
-        edition.into_inner(),
-        query.format.unwrap_or(Format::Json),
-    )
-    .await
+    if let Some(redirect) = query.redirect(&req) {
+        return Ok(redirect);
+    }
+    export(&state, reader.0, edition.into_inner(), Format::Json).await
+}
+
+/// Export an edition as CSV (UTF-8 with BOM, the columns import reads).
+#[utoipa::path(
+    tag = "catalogue",
+    params(("edition" = String, Path, description = "Edition code")),
+    responses((status = 200, description = "The edition", content_type = "text/csv", body = String)),
+    security((), ("bearer" = []))
+)]
+#[get("/api/v1/catalogue/editions/{edition}/export.csv")]
+pub async fn export_edition_csv(
+    state: web::Data<AppState>,
+    reader: MaybePrincipal,
+    edition: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    export(&state, reader.0, edition.into_inner(), Format::Csv).await
 }
 
 /// Filters on the item list.
@@ -769,25 +785,37 @@ pub async fn public_get_item(
     item_view(&state, None, edition, code).await
 }
 
-/// A published edition as JSON or CSV. No token.
+/// A published edition as JSON. `export.csv` is the CSV form. No token.
 #[utoipa::path(
     tag = "public",
-    params(("edition" = String, Path, description = "Edition code"), ExportQuery),
-    responses((status = 200, description = "The edition", content((EditionExport = "application/json"), (String = "text/csv"))))
+    params(("edition" = String, Path, description = "Edition code")),
+    responses((status = 200, description = "The edition", body = EditionExport))
 )]
 #[get("/public/v1/catalogue/editions/{edition}/export")]
 pub async fn public_export_edition(
+    req: HttpRequest,
     state: web::Data<AppState>,
     edition: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    export(
-        &state,
-        None,
-        edition.into_inner(),
-        query.format.unwrap_or(Format::Json),
-    )
-    .await
+    if let Some(redirect) = query.redirect(&req) {
+        return Ok(redirect);
+    }
+    export(&state, None, edition.into_inner(), Format::Json).await
+}
+
+/// A published edition as CSV. No token.
+#[utoipa::path(
+    tag = "public",
+    params(("edition" = String, Path, description = "Edition code")),
+    responses((status = 200, description = "The edition", content_type = "text/csv", body = String))
+)]
+#[get("/public/v1/catalogue/editions/{edition}/export.csv")]
+pub async fn public_export_edition_csv(
+    state: web::Data<AppState>,
+    edition: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    export(&state, None, edition.into_inner(), Format::Csv).await
 }
 
 /// Compare two published editions. No token.

@@ -18,7 +18,7 @@ pub use stats::{duty_statistics, DepartmentLoad, DutyStatistics, OneMatterFigure
 pub use transfer::{parse_matters, DutyListExport, MattersDocument};
 
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,6 +41,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(create_matter)
         .service(import_duty_list)
         .service(export_duty_list)
+        .service(export_duty_list_csv)
         .service(get_duty_statistics)
         .service(get_matter)
         .service(update_matter)
@@ -282,23 +283,51 @@ pub async fn import_duty_list(
     Ok(HttpResponse::Ok().json(report))
 }
 
-/// Export the list as JSON or CSV (the formats import reads).
+/// Export the list as JSON (the document import reads). `export.csv` is the CSV form.
 #[utoipa::path(
     tag = "duties",
-    params(("county" = String, Path, description = "County division code"), ExportQuery),
-    responses((status = 200, description = "The list", content((DutyListExport = "application/json"), (String = "text/csv")))),
+    params(("county" = String, Path, description = "County division code")),
+    responses((status = 200, description = "The list", body = DutyListExport)),
     security(("bearer" = []))
 )]
 #[get("/api/v1/counties/{county}/duty-list/export")]
 pub async fn export_duty_list(
+    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     county: web::Path<String>,
     query: web::Query<ExportQuery>,
 ) -> AppResult<HttpResponse> {
-    let county = county_path(&county)?;
+    if let Some(redirect) = query.redirect(&req) {
+        return Ok(redirect);
+    }
+    export_list(&state, &principal, &county, Format::Json).await
+}
+
+/// Export the list as CSV (UTF-8 with BOM, the columns import reads).
+#[utoipa::path(
+    tag = "duties",
+    params(("county" = String, Path, description = "County division code")),
+    responses((status = 200, description = "The list", content_type = "text/csv", body = String)),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/counties/{county}/duty-list/export.csv")]
+pub async fn export_duty_list_csv(
+    state: web::Data<AppState>,
+    principal: Principal,
+    county: web::Path<String>,
+) -> AppResult<HttpResponse> {
+    export_list(&state, &principal, &county, Format::Csv).await
+}
+
+async fn export_list(
+    state: &AppState,
+    principal: &Principal,
+    county: &str,
+    format: Format,
+) -> AppResult<HttpResponse> {
+    let county = county_path(county)?;
     principal.require_related(Permission::ReadDutyList, &county)?;
-    let format = query.format.unwrap_or(Format::Json);
     let name = county.to_string();
     let db = state.db.clone();
     let read = move || {

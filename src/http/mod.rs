@@ -29,7 +29,6 @@ pub type Routes<'a> = utoipa_actix_web::service_config::ServiceConfig<'a>;
 use actix_web::http::{header, StatusCode};
 use actix_web::{error, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
-use utoipa::IntoParams;
 
 use crate::error::AppError;
 
@@ -89,12 +88,24 @@ pub fn with_etag<T: Serialize>(status: StatusCode, revision: i64, body: &T) -> H
         .json(body)
 }
 
-/// `?format=json|csv` on exports.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?format=json|csv`, the exports' older way to choose: each format is now its own
+/// address (`…/export` answers JSON, `…/export.csv` CSV), so that every answer has one
+/// media type; `?format=csv` is redirected to the CSV address.
+#[derive(Debug, Deserialize)]
 pub struct ExportQuery {
     /// `json` (default) or `csv`.
     pub format: Option<Format>,
+}
+
+impl ExportQuery {
+    /// The permanent redirect of `…/export?format=csv` to `…/export.csv`, if asked for.
+    pub fn redirect(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        (self.format == Some(Format::Csv)).then(|| {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, format!("{}.csv", req.path())))
+                .finish()
+        })
+    }
 }
 
 /// An export as a download named `{stem}.json` or `{stem}.csv`.

@@ -2532,3 +2532,39 @@ fn items_can_be_searched_by_text_in_the_name() {
         vec!["CF-0001", "CF-0002", "CF-0007", "CF-0009", "CF-0010"]
     );
 }
+
+#[test]
+fn each_export_format_is_its_own_address_with_one_media_type() {
+    let app = TestApp::with_demo();
+    let json = app.get("/public/v1/catalogue/editions/2026/export");
+    assert_eq!(json.headers()["content-type"], "application/json");
+    let document = expect_json(json, 200);
+    let csv = app.get("/public/v1/catalogue/editions/2026/export.csv");
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().unwrap();
+    let rows = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+        .records()
+        .count();
+    assert_eq!(rows, document["items"].as_array().unwrap().len());
+    // The older way to ask for CSV is sent to the CSV address.
+    let client = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let old = client
+        .get(format!(
+            "{}/public/v1/catalogue/editions/2026/export?format=csv",
+            app.base
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(old.status(), 308);
+    assert_eq!(
+        old.headers()["location"],
+        "/public/v1/catalogue/editions/2026/export.csv"
+    );
+}

@@ -72,8 +72,10 @@ pub struct Responsibility {
 #[serde(deny_unknown_fields)]
 pub struct ItemInput {
     /// Stable code, kept across editions: uppercase letters, digits and hyphens, e.g. `XK-0001`.
+    #[schema(min_length = 2, max_length = 32, pattern = "^[A-Z0-9]+(-[A-Z0-9]+)*$")]
     pub code: String,
     /// Name of the power.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Item-type code from the dictionary (01 行政許可, 02 行政處罰, ... 20 公共服務).
     pub category: String,
@@ -87,9 +89,11 @@ pub struct ItemInput {
     /// Sector of the county department that holds the power today.
     pub sector: String,
     /// Domain, e.g. 城鄉建設.
+    #[schema(min_length = 1, max_length = 50)]
     pub domain: String,
     /// At least one legal basis.
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     pub legal_basis: Vec<LegalBasis>,
     /// Duties by stage.
     #[serde(default)]
@@ -99,6 +103,7 @@ pub struct ItemInput {
     pub accountability: Vec<String>,
     /// Statutory time limit in working days.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub time_limit_days: Option<i32>,
     /// On the high-frequency list (高頻事項).
     #[serde(default)]

@@ -89,9 +89,15 @@ static EDITION_CODE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::ne
 pub struct NewEdition {
     /// Edition code: 1–32 of letters, digits, `.`, `_`, `-`.
     #[validate(length(min = 1, max = 32), regex(path = *EDITION_CODE, message = "must be letters, digits, '.', '_' or '-'"))]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )]
     pub code: String,
     /// Title.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Province division code; defaults to the caller's province.
     #[serde(default)]
@@ -104,6 +110,7 @@ pub struct NewEdition {
 pub struct EditionPatch {
     /// Title.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
 }
 

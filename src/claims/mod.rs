@@ -334,6 +334,7 @@ pub struct AnswerBatch {
     pub township: String,
     /// The answers (at most 2,000).
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_items = 1, max_items = 2000)]
     pub answers: Vec<Answer>,
 }
 
@@ -432,6 +433,7 @@ pub struct ClaimDecision {
 pub struct DecisionBatch {
     /// The decisions (at most 10,000).
     #[validate(length(min = 1, max = 10000))]
+    #[schema(min_items = 1, max_items = 10000)]
     pub decisions: Vec<ClaimDecision>,
 }
 
@@ -520,6 +522,7 @@ pub async fn get_claim(
 pub struct ReopenRequest {
     /// The reason, kept in the claim's history.
     #[validate(length(min = 1, max = 1000))]
+    #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }
 

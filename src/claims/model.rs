@@ -104,9 +104,11 @@ pub struct RoundView {
 pub struct NewRound {
     /// A published catalogue edition of the county's province.
     #[validate(length(min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
     pub edition: String,
     /// Title.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// Answers due by (YYYY-MM-DD), today or later.
     pub deadline: NaiveDate,

@@ -38,10 +38,13 @@ pub struct DepartmentDuties {
 #[serde(deny_unknown_fields)]
 pub struct MatterInput {
     /// Code, unique in the county's list: uppercase letters, digits and hyphens.
+    #[schema(min_length = 1, max_length = 32, pattern = "^[A-Z0-9]+(-[A-Z0-9]+)*$")]
     pub code: String,
     /// Name of the matter, e.g. 餐飲服務業油煙污染的監管.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Domain, e.g. 生態環境.
+    #[schema(min_length = 1, max_length = 50)]
     pub domain: String,
     /// Legal basis (law, article, excerpt), at least one.
     #[serde(default)]
@@ -53,6 +56,7 @@ pub struct MatterInput {
     pub supporters: Vec<DepartmentDuties>,
     /// The township's duties (屬地責任): patrol, discover and report, persuade...
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     pub township_duties: Vec<String>,
     /// Handled as one joint case (一件事).
     #[serde(default)]

@@ -114,8 +114,10 @@ pub struct Organisation {
 #[serde(deny_unknown_fields)]
 pub struct OrganisationInput {
     /// Stable code: 2–64 of `a-z`, `0-9`, `-`.
+    #[schema(min_length = 2, max_length = 64, pattern = "^[a-z0-9][a-z0-9-]*$")]
     pub code: String,
     /// Name, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Kind.
     pub kind: OrganisationKind,

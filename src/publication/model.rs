@@ -459,9 +459,11 @@ pub struct StageState {
 pub struct SubmitInput {
     /// Title, e.g. 瀘縣鄉鎮（街道）權責清單（2026年版）.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     /// 調整說明.
     #[validate(length(min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     pub change_summary: String,
     /// Power lists: the catalogue edition to compile under (default: the latest round's).
     #[serde(default)]

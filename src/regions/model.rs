@@ -41,6 +41,7 @@ pub struct RegionInput {
     /// 12-digit division code.
     pub code: String,
     /// Name.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Optional; when given it must agree with the code.
     #[serde(default, deserialize_with = "crate::http::empty_as_none")]

@@ -68,7 +68,7 @@ pub struct Responsibility {
 /// The content of an item as submitted (create, replace, import) and as compared by
 /// diffs. Enumerated fields are plain strings here so that every bad value is reported
 /// at once, with the allowed set, instead of failing on the first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemInput {
     /// Stable code, kept across editions: uppercase letters, digits and hyphens, e.g. `XK-0001`.

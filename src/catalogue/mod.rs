@@ -25,7 +25,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::expensive::{shared_json, WorkClass};
 use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
-    Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
+    CleanJson, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
 };
 use crate::AppState;
 
@@ -539,7 +539,7 @@ pub async fn create_item(
     state: web::Data<AppState>,
     principal: Principal,
     edition: web::Path<String>,
-    body: ValidJson<ItemInput>,
+    body: CleanJson<ItemInput>,
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageCatalogue)?;
     let code = edition.into_inner();
@@ -602,7 +602,7 @@ pub async fn update_item(
     principal: Principal,
     path: web::Path<(String, String)>,
     if_match: IfMatch,
-    body: ValidJson<ItemInput>,
+    body: CleanJson<ItemInput>,
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageCatalogue)?;
     let expected = if_match.revision()?;

@@ -37,7 +37,7 @@ crate::stored_states!(AdmissionStatus {
 });
 
 /// A department's request.
-#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionRequest {
     /// The matter as the department proposes it.
@@ -47,7 +47,7 @@ pub struct AdmissionRequest {
 }
 
 /// The compiler's acceptance, optionally with the matter as amended.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionAcceptance {
     /// The matter to add instead of the proposal as submitted.
@@ -56,7 +56,7 @@ pub struct AdmissionAcceptance {
 }
 
 /// The compiler's refusal.
-#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdmissionRejection {
     /// Why.

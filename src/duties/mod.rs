@@ -28,7 +28,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::http::expensive::WorkClass;
 use crate::http::{download, with_etag, ExportQuery};
 use crate::http::{
-    Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams, ValidJson,
+    CleanJson, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams,
 };
 use crate::regions::county_path;
 use crate::regions::{Level, RegionCode};
@@ -141,7 +141,7 @@ pub async fn create_matter(
     state: web::Data<AppState>,
     principal: Principal,
     county: web::Path<String>,
-    body: ValidJson<MatterInput>,
+    body: CleanJson<MatterInput>,
 ) -> AppResult<HttpResponse> {
     let county = county_path(&county)?;
     principal.require(Permission::ManageDutyList, &county)?;
@@ -194,7 +194,7 @@ pub async fn update_matter(
     principal: Principal,
     path: web::Path<(String, String)>,
     if_match: IfMatch,
-    body: ValidJson<MatterInput>,
+    body: CleanJson<MatterInput>,
 ) -> AppResult<HttpResponse> {
     let (county, code) = path.into_inner();
     let county = county_path(&county)?;
@@ -473,7 +473,7 @@ pub async fn request_admission(
     state: web::Data<AppState>,
     principal: Principal,
     county: web::Path<String>,
-    body: ValidJson<AdmissionRequest>,
+    body: CleanJson<AdmissionRequest>,
 ) -> AppResult<HttpResponse> {
     let county = county_path(&county)?;
     principal.require(Permission::RequestDutyAdmission, &county)?;
@@ -573,7 +573,7 @@ pub async fn accept_admission(
     principal: Principal,
     id: web::Path<i64>,
     if_match: IfMatch,
-    body: ValidJson<AdmissionAcceptance>,
+    body: CleanJson<AdmissionAcceptance>,
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageDutyList)?;
     let expected = if_match.revision()?;
@@ -607,7 +607,7 @@ pub async fn reject_admission(
     principal: Principal,
     id: web::Path<i64>,
     if_match: IfMatch,
-    body: ValidJson<AdmissionRejection>,
+    body: CleanJson<AdmissionRejection>,
 ) -> AppResult<HttpResponse> {
     principal.require_any(Permission::ManageDutyList)?;
     let expected = if_match.revision()?;

@@ -34,7 +34,7 @@ pub struct DepartmentDuties {
 
 /// A matter as submitted (create, replace, import, admission) and as compared by diffs.
 /// Its rules are checked against the county in [`MatterInput::check`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatterInput {
     /// Code, unique in the county's list: uppercase letters, digits and hyphens.

@@ -43,6 +43,32 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = CleanJson::<T>::from_request(req, payload);
+        Box::pin(async move {
+            let CleanJson(value) = body.await?;
+            validate(&value)?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+/// A JSON body that parsed and passed text hygiene, for a type whose rules are all the
+/// domain's (checked against what is stored) rather than field rules of its own.
+#[derive(Debug)]
+pub struct CleanJson<T>(pub T);
+
+impl<T> CleanJson<T> {
+    /// The parsed value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CleanJson<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<web::Data<BodyLimits>>()
             .map(|l| l.json)
@@ -57,9 +83,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
                 .into());
             }
             let bytes = read_limited(&mut payload, limit).await?;
-            let value: T = parse_json(&bytes)?;
-            validate(&value)?;
-            Ok(ValidJson(value))
+            Ok(CleanJson(parse_json(&bytes)?))
         })
     }
 }

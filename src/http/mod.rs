@@ -11,7 +11,7 @@ mod pagination;
 mod request_id;
 pub mod wire;
 
-pub use body::{validate, BodyLimits, ValidJson};
+pub use body::{validate, BodyLimits, CleanJson, ValidJson};
 pub use concurrency::{etag_value, IfMatch};
 pub use idempotency::idempotency;
 pub use import::{

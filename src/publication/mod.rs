@@ -30,7 +30,7 @@ use actix_web::{get, post, web, HttpResponse};
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppResult, Problem};
-use crate::http::{with_etag, IfMatch, ValidJson};
+use crate::http::{with_etag, CleanJson, IfMatch, ValidJson};
 use crate::keys::SigningKeys;
 use crate::regions::county_path;
 use crate::regions::RegionCode;
@@ -250,7 +250,7 @@ pub async fn review_version(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String, i32)>,
-    body: ValidJson<ReviewInput>,
+    body: CleanJson<ReviewInput>,
 ) -> AppResult<HttpResponse> {
     let key = version_key(&path)?;
     principal.require(Permission::ReviewLists, &key.county)?;
@@ -292,7 +292,7 @@ pub async fn publish_version(
     principal: Principal,
     path: web::Path<(String, String, i32)>,
     if_match: IfMatch,
-    body: ValidJson<PublishInput>,
+    body: CleanJson<PublishInput>,
 ) -> AppResult<HttpResponse> {
     let key = version_key(&path)?;
     principal.require(Permission::SubmitLists, &key.county)?;

@@ -310,7 +310,7 @@ crate::stored_states!(Decision {
 });
 
 /// A review as submitted.
-#[derive(Debug, Clone, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewInput {
     /// The stage reviewed.
@@ -471,7 +471,7 @@ pub struct SubmitInput {
 }
 
 /// A publication.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema, validator::Validate)]
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishInput {
     /// First day in force (default today); may be in the future.

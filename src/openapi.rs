@@ -62,41 +62,7 @@ fn add_standard(op: &mut Operation, writes: bool) {
         ps.iter()
             .any(|p| matches!(p, RefOr::T(p) if p.name == "If-Match" && matches!(p.parameter_in, ParameterIn::Header)))
     });
-    for parameter in op.parameters.iter_mut().flatten() {
-        if let RefOr::T(parameter) = parameter {
-            if parameter.name == "If-Match" && matches!(parameter.parameter_in, ParameterIn::Header)
-            {
-                parameter.schema = Some(RefOr::T(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::Type::String)
-                        .pattern(Some(r#"^"[0-9]{1,18}"$"#))
-                        .into(),
-                ));
-            }
-        }
-    }
-    let revalidates = op.responses.responses.contains_key("304");
-    let declares_if_none_match = op
-        .parameters
-        .iter()
-        .flatten()
-        .any(|p| matches!(p, RefOr::T(p) if p.name == "If-None-Match"));
-    if revalidates && !declares_if_none_match {
-        op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
-            utoipa::openapi::path::ParameterBuilder::new()
-                .name("If-None-Match")
-                .parameter_in(ParameterIn::Header)
-                .required(utoipa::openapi::Required::False)
-                .description(Some(
-                    "ETags you hold; 304 without a body when one is the answer's",
-                ))
-                .schema(Some(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::Type::String),
-                ))
-                .build(),
-        ));
-    }
+    declare_conditional_headers(op);
     let has_input =
         op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let mut add = |status: &str, description: &str| {
@@ -153,6 +119,46 @@ fn add_standard(op: &mut Operation, writes: bool) {
                 response.description = reason.unwrap_or("Success").to_string();
             }
         }
+    }
+}
+
+/// `If-Match` in its one form (a strong ETag of a revision), and `If-None-Match` wherever a
+/// 304 can answer.
+fn declare_conditional_headers(op: &mut Operation) {
+    for parameter in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter {
+            if parameter.name == "If-Match" && matches!(parameter.parameter_in, ParameterIn::Header)
+            {
+                parameter.schema = Some(RefOr::T(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::String)
+                        .pattern(Some(r#"^"[0-9]{1,18}"$"#))
+                        .into(),
+                ));
+            }
+        }
+    }
+    let revalidates = op.responses.responses.contains_key("304");
+    let declares_if_none_match = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.name == "If-None-Match"));
+    if revalidates && !declares_if_none_match {
+        op.parameters.get_or_insert_with(Vec::new).push(RefOr::T(
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name("If-None-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(utoipa::openapi::Required::False)
+                .description(Some(
+                    "ETags you hold; 304 without a body when one is the answer's",
+                ))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::String),
+                ))
+                .build(),
+        ));
     }
 }
 

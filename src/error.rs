@@ -294,7 +294,7 @@ impl ResponseError for AppError {
                 response.insert_header((header::ALLOW, allowed.join(", ")));
             }
             AppError::PreconditionFailed { current } => {
-                response.insert_header((header::ETAG, crate::http::etag_value(*current)));
+                response.insert_header((header::ETAG, crate::revision::etag_value(*current)));
             }
             _ => {}
         }

@@ -19,6 +19,7 @@ pub mod import;
 pub mod keys;
 pub mod openapi;
 pub mod organisations;
+pub mod paging;
 pub mod publication;
 pub mod regions;
 pub mod revision;

@@ -5,6 +5,11 @@
 
 use crate::error::{AppError, AppResult};
 
+/// The strong ETag of a revision.
+pub fn etag_value(revision: i64) -> String {
+    format!("\"{revision}\"")
+}
+
 /// 412 unless the caller saw the current revision.
 pub fn require(expected: i64, current: i64) -> AppResult<()> {
     if expected == current {

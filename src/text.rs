@@ -65,6 +65,18 @@ pub fn refused_pattern(is_name: bool) -> String {
     format!("^[^{class}]*$")
 }
 
+/// List entries travel through CSV as one line each, with `|` between parts: an entry
+/// holding either would not come back the same, so it is refused when written.
+pub fn separator_problem(text: &str) -> Option<String> {
+    if text.contains(['\n', '\r']) {
+        Some("must be one line; make each entry its own list element".into())
+    } else if text.contains(['|', '｜']) {
+        Some("must not contain '|' or '｜' (they separate the parts of an entry in CSV)".into())
+    } else {
+        None
+    }
+}
+
 /// Spaces that do not break and separators that do, which a name never holds.
 const NOT_IN_NAMES: [char; 5] = ['\u{00A0}', '\u{2007}', '\u{202F}', '\u{2028}', '\u{2029}'];
 

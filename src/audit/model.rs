@@ -17,8 +17,8 @@ use hmac::{Hmac, Mac};
 use crate::db::schema::{audit_anchors, audit_events, audit_head};
 use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult};
-use crate::http::PageRequest;
 use crate::keys::{AuditKey, JwkSet, SigningKeys};
+use crate::paging::PageRequest;
 use crate::regions::RegionCode;
 
 /// One audit event.

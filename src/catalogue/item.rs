@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::db::schema::catalogue_items;
 use crate::error::{AppResult, FieldError};
-use crate::http::separator_problem;
+use crate::text::separator_problem;
 
 /// Where a power comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

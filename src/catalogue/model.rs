@@ -14,8 +14,8 @@ use crate::auth::{Permission, Principal};
 use crate::db::schema::{catalogue_editions, catalogue_items, item_categories, regions};
 use crate::db::{like_pattern, now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::PageRequest;
 use crate::import::{Checked, Comparison, ImportReport};
+use crate::paging::PageRequest;
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 

@@ -19,8 +19,8 @@ use crate::db::schema::{
 };
 use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult};
-use crate::http::PageRequest;
 use crate::organisations::Organisation;
+use crate::paging::PageRequest;
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 

@@ -13,8 +13,8 @@ use crate::auth::{Permission, Principal};
 use crate::db::schema::duty_admissions;
 use crate::db::{now, DbConnection};
 use crate::error::{AppError, AppResult};
-use crate::http::PageRequest;
 use crate::organisations::Organisation;
+use crate::paging::PageRequest;
 use crate::regions::RegionCode;
 use crate::revision;
 

@@ -14,11 +14,12 @@ use crate::catalogue::LegalBasis;
 use crate::db::schema::{duty_departments, duty_lists, duty_matters, organisations};
 use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{separator_problem, PageRequest};
 use crate::import::{Checked, Comparison, ImportReport};
 use crate::organisations::OrganisationKind;
+use crate::paging::PageRequest;
 use crate::regions::RegionCode;
 use crate::revision;
+use crate::text::separator_problem;
 use crate::text::{search_terms, searchable};
 
 /// A department and what it must do for a matter.

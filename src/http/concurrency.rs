@@ -4,10 +4,7 @@ use actix_web::{dev::Payload, http::header, FromRequest, HttpRequest};
 
 use crate::error::AppError;
 
-/// The strong ETag of a revision.
-pub fn etag_value(revision: i64) -> String {
-    format!("\"{revision}\"")
-}
+pub use crate::revision::etag_value;
 
 /// The revision a write expects, from `If-Match`.
 #[derive(Debug, Clone, Copy)]

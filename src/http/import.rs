@@ -264,15 +264,3 @@ pub fn cell_flag(cell: &str) -> Result<bool, String> {
         other => Err(format!("{other:?} must be true or false (是/否)")),
     }
 }
-
-/// List entries travel through CSV as one line each, with `|` between parts: an entry
-/// holding either would not come back the same, so it is refused when written.
-pub fn separator_problem(text: &str) -> Option<String> {
-    if text.contains(['\n', '\r']) {
-        Some("must be one line; make each entry its own list element".into())
-    } else if text.contains(['|', '｜']) {
-        Some("must not contain '|' or '｜' (they separate the parts of an entry in CSV)".into())
-    } else {
-        None
-    }
-}

@@ -7,18 +7,17 @@ pub mod expensive;
 pub mod idempotency;
 mod import;
 mod methods;
-mod pagination;
 mod request_id;
 pub mod wire;
 
+pub use crate::paging::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use body::{validate, BodyLimits, CleanJson, ValidJson};
 pub use concurrency::{etag_value, IfMatch};
 pub use idempotency::idempotency;
 pub use import::{
-    cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, separator_problem,
-    write_csv, Format, ImportBody, ImportParams, ImportReport,
+    cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, write_csv, Format,
+    ImportBody, ImportParams, ImportReport,
 };
-pub use pagination::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use request_id::request_id;
 
 /// Where a module registers its routes. A handler is registered with its

@@ -13,8 +13,8 @@ use crate::auth::Principal;
 use crate::db::schema::{organisations, regions, sectors};
 use crate::db::{load_batched, now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::PageRequest;
 use crate::import::{Checked, Comparison, ImportReport};
+use crate::paging::PageRequest;
 use crate::regions::{Level, RegionCode};
 use crate::revision;
 

@@ -15,11 +15,11 @@ use crate::auth::{Permission, Principal, Role};
 use crate::db::schema::{list_versions, review_findings, version_contents, version_reviews};
 use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::separator_problem;
 use crate::keys::SigningKeys;
 use crate::organisations::{Organisation, OrganisationKind};
 use crate::regions::RegionCode;
 use crate::revision;
+use crate::text::separator_problem;
 
 /// A review stage and the role that holds it.
 #[derive(

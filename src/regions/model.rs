@@ -12,8 +12,8 @@ use crate::auth::Principal;
 use crate::db::schema::regions;
 use crate::db::{load_batched, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::PageRequest;
 use crate::import::{Checked, ImportReport};
+use crate::paging::PageRequest;
 
 /// A province, city, county or township.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, Serialize, ToSchema)]

@@ -1,3 +1,5 @@
+//! Pages of a list: the request (`?page=&page_size=`, checked), and the page answered.
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod claims;
+pub mod codes;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -106,6 +107,7 @@ impl Service {
 /// routes in this order, so the public read path that portals hit all day comes first.
 pub fn routes(cfg: &mut crate::http::Routes) {
     publication::public::routes(cfg);
+    publication::feed::routes(cfg);
     health::routes(cfg);
     openapi::routes(cfg);
     regions::routes(cfg);

@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 
+use crate::codes::RegionCode;
 use crate::db::schema::{audit_anchors, audit_events, audit_head};
 use crate::db::{now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult};
 use crate::keys::{AuditKey, JwkSet, SigningKeys};
 use crate::paging::PageRequest;
-use crate::regions::RegionCode;
 
 /// One audit event.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]

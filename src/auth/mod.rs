@@ -11,9 +11,9 @@ use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::codes::RegionCode;
 use crate::config::JwtConfig;
 use crate::error::AppError;
-use crate::regions::RegionCode;
 
 /// The claims quanze reads from a token.
 #[derive(Debug, Clone, Serialize, Deserialize)]

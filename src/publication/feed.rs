@@ -12,6 +12,11 @@ use super::public::{public_versions, PublicVersion, PublicationEntry, Publicatio
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 
+/// The publication log's two forms.
+pub fn routes(cfg: &mut crate::http::Routes) {
+    cfg.service(publications_json).service(publications_atom);
+}
+
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 

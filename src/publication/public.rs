@@ -15,7 +15,6 @@ use super::cache::{
     Published, SliceFilter, SliceIndex,
 };
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
-use super::feed;
 use super::model::{PublicReview, Version, Versions};
 use super::shapes::{ListDocument, TownshipPowerList};
 use crate::audit::Anchor;
@@ -44,9 +43,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(public_list_versions)
         .service(public_version)
         .service(public_diff)
-        .service(public_lookup)
-        .service(feed::publications_json)
-        .service(feed::publications_atom);
+        .service(public_lookup);
 }
 
 /// `?at=YYYY-MM-DD`: the date whose version in force is wanted (default today, China

@@ -1,9 +1,8 @@
 //! Regions by statistical division code: province → city → county → township.
 
-mod code;
 mod model;
 
-pub use code::{Level, RegionCode, TownshipKind};
+pub use crate::codes::{Level, RegionCode, TownshipKind};
 pub use model::{Region, RegionFilter, RegionInput};
 
 use actix_web::{get, post, web, HttpResponse};

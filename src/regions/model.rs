@@ -6,9 +6,9 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::code::{Level, RegionCode, TownshipKind};
 use crate::audit;
 use crate::auth::Principal;
+use crate::codes::{Level, RegionCode, TownshipKind};
 use crate::db::schema::regions;
 use crate::db::{load_batched, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};

@@ -8,7 +8,8 @@ mod transfer;
 pub use diff::{ChangedItem, EditionDiff, FieldChange};
 pub use item::{DelegationMode, Item, ItemInput, ItemRecord, LegalBasis, Responsibility, Source};
 pub use model::{
-    dictionaries, Edition, EditionPatch, EditionStatus, EditionView, ItemFilter, Items, NewEdition,
+    dictionaries, dictionary_lists, DictionaryEntry, DictionaryLists, Edition, EditionPatch,
+    EditionStatus, EditionView, ItemFilter, Items, NewEdition,
 };
 pub use transfer::{
     legal_basis_cell, legal_basis_from_cell, parse_items, EditionExport, ItemsDocument,
@@ -16,11 +17,10 @@ pub use transfer::{
 
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::auth::{MaybePrincipal, Permission, Principal};
-use crate::db::schema::{item_categories, sectors};
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::expensive::{shared_json, WorkClass};
 use crate::http::{download, with_etag, ExportQuery};
@@ -58,51 +58,11 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(public_diff_editions);
 }
 
-/// One entry of a dictionary.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DictionaryEntry {
-    /// Code.
-    pub code: String,
-    /// Label.
-    pub label: String,
-}
-
-/// The dictionaries items and organisations refer to.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Dictionaries {
-    /// Item-type codes (01 行政許可 ... 20 公共服務).
-    pub categories: Vec<DictionaryEntry>,
-    /// Sectors of county departments.
-    pub sectors: Vec<DictionaryEntry>,
-}
-
 /// The item-type and sector dictionaries. Public.
-#[utoipa::path(tag = "catalogue", responses((status = 200, body = Dictionaries)))]
+#[utoipa::path(tag = "catalogue", responses((status = 200, body = DictionaryLists)))]
 #[get("/api/v1/dictionaries")]
-pub async fn get_dictionaries(state: web::Data<AppState>) -> AppResult<web::Json<Dictionaries>> {
-    use diesel::prelude::*;
-    let dictionaries = state
-        .db
-        .read(|conn| {
-            let entry = |(code, label)| DictionaryEntry { code, label };
-            Ok(Dictionaries {
-                categories: item_categories::table
-                    .order(item_categories::sort_order)
-                    .select((item_categories::code, item_categories::label))
-                    .load::<(String, String)>(conn)?
-                    .into_iter()
-                    .map(entry)
-                    .collect(),
-                sectors: sectors::table
-                    .order(sectors::sort_order)
-                    .select((sectors::code, sectors::label))
-                    .load::<(String, String)>(conn)?
-                    .into_iter()
-                    .map(entry)
-                    .collect(),
-            })
-        })
-        .await?;
+pub async fn get_dictionaries(state: web::Data<AppState>) -> AppResult<web::Json<DictionaryLists>> {
+    let dictionaries = state.db.read(dictionary_lists).await?;
     Ok(web::Json(dictionaries))
 }
 

@@ -143,6 +143,49 @@ pub fn dictionaries(conn: &mut DbConnection) -> AppResult<Dictionaries> {
     })
 }
 
+/// One entry of a dictionary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DictionaryEntry {
+    /// Code.
+    pub code: String,
+    /// Label.
+    pub label: String,
+}
+
+/// The dictionaries items and organisations refer to.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Dictionaries)]
+pub struct DictionaryLists {
+    /// Item-type codes (01 行政許可 ... 20 公共服務).
+    pub categories: Vec<DictionaryEntry>,
+    /// Sectors of county departments.
+    pub sectors: Vec<DictionaryEntry>,
+}
+
+/// The dictionaries with their labels, in their order, as clients show them.
+pub fn dictionary_lists(conn: &mut DbConnection) -> AppResult<DictionaryLists> {
+    let entry = |(code, label)| DictionaryEntry { code, label };
+    Ok(DictionaryLists {
+        categories: item_categories::table
+            .order(item_categories::sort_order)
+            .select((item_categories::code, item_categories::label))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(entry)
+            .collect(),
+        sectors: crate::db::schema::sectors::table
+            .order(crate::db::schema::sectors::sort_order)
+            .select((
+                crate::db::schema::sectors::code,
+                crate::db::schema::sectors::label,
+            ))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .map(entry)
+            .collect(),
+    })
+}
+
 fn item_entity(edition: &str, code: &str) -> String {
     format!("{edition}/{code}")
 }

@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Permission, Principal};
-use crate::db::schema::regions;
 use crate::error::{AppError, AppResult, Problem};
 use crate::http::expensive::WorkClass;
 use crate::http::{download, with_etag, ExportQuery};
@@ -31,7 +30,6 @@ use crate::http::{
     CleanJson, Format, IfMatch, ImportBody, ImportParams, ImportReport, Page, PageParams,
 };
 use crate::regions::county_path;
-use crate::regions::{Level, RegionCode};
 use crate::AppState;
 
 /// Registers the routes.
@@ -389,30 +387,6 @@ pub struct LookupResult {
     pub matches: Vec<Matter>,
 }
 
-/// Checks a lookup's township and returns it with its name and county.
-pub fn lookup_township(
-    conn: &mut crate::db::DbConnection,
-    township: &str,
-) -> AppResult<(RegionCode, String)> {
-    use diesel::prelude::*;
-    let code = RegionCode::parse(township)
-        .ok()
-        .filter(|c| c.level() == Level::Township)
-        .ok_or_else(|| {
-            AppError::invalid(
-                "township",
-                format!("{township:?} is not a township division code"),
-            )
-        })?;
-    let name = regions::table
-        .find(code.as_str())
-        .select(regions::name)
-        .first::<String>(conn)
-        .optional()?
-        .ok_or_else(|| AppError::NotFound(format!("no township {code}")))?;
-    Ok((code, name))
-}
-
 /// Dispatch lookup on the working copy: in this township, who leads the matter, who
 /// supports, and what the township must do. Matching ignores the script (油烟 finds 油煙).
 #[utoipa::path(
@@ -435,7 +409,7 @@ pub async fn lookup_duties(
     let result = state
         .db
         .read(move |conn| {
-            let (code, name) = lookup_township(conn, &township)?;
+            let (code, name) = crate::regions::township_named(conn, &township)?;
             let county = code.county().expect("a township lies in a county");
             principal.require_related(Permission::ReadDutyList, &code)?;
             let filter = MatterFilter {

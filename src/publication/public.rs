@@ -18,7 +18,6 @@ use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::model::{PublicReview, Version, Versions};
 use super::shapes::{ListDocument, TownshipPowerList};
 use crate::audit::Anchor;
-use crate::duties::lookup_township;
 use crate::error::{AppError, AppResult};
 use crate::http::expensive::{not_modified, shared_json, SharedBody, WorkClass};
 use crate::keys::JwkSet;
@@ -613,7 +612,7 @@ pub async fn public_lookup(
     let township = query.township.clone();
     let (code, name) = state
         .db
-        .read(move |conn| lookup_township(conn, &township))
+        .read(move |conn| crate::regions::township_named(conn, &township))
         .await?;
     let county = code.county().expect("a township lies in a county");
     let published = in_force(&state, &county, ListKind::Duty, date).await?;

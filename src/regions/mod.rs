@@ -3,7 +3,7 @@
 mod model;
 
 pub use crate::codes::{Level, RegionCode, TownshipKind};
-pub use model::{Region, RegionFilter, RegionInput};
+pub use model::{township_named, Region, RegionFilter, RegionInput};
 
 use actix_web::{get, post, web, HttpResponse};
 use serde::Deserialize;

@@ -258,3 +258,24 @@ impl Region {
         Ok(report)
     }
 }
+
+/// A township named in a request (a lookup's `township`): its code and its name; 422 for
+/// what is no township code, 404 for one that is not registered.
+pub fn township_named(conn: &mut DbConnection, township: &str) -> AppResult<(RegionCode, String)> {
+    let code = RegionCode::parse(township)
+        .ok()
+        .filter(|c| c.level() == Level::Township)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "township",
+                format!("{township:?} is not a township division code"),
+            )
+        })?;
+    let name = regions::table
+        .find(code.as_str())
+        .select(regions::name)
+        .first::<String>(conn)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound(format!("no township {code}")))?;
+    Ok((code, name))
+}

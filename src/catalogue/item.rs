@@ -413,3 +413,139 @@ impl ItemInput {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dictionaries() -> Dictionaries {
+        Dictionaries {
+            categories: ["02".to_string()].into(),
+            sectors: ["natural_resources".to_string()].into(),
+        }
+    }
+
+    fn item() -> ItemInput {
+        ItemInput {
+            code: "CF-0001".into(),
+            name: "对违反城乡规划行为的处罚".into(),
+            category: "02".into(),
+            source: "delegable".into(),
+            delegation_mode: Some("direct".into()),
+            sector: "natural_resources".into(),
+            domain: "自然资源".into(),
+            legal_basis: vec![LegalBasis {
+                law: "《中华人民共和国城乡规划法》".into(),
+                article: "第六十五条".into(),
+                excerpt: String::new(),
+            }],
+            responsibilities: vec![Responsibility {
+                stage: "立案".into(),
+                duty: "依法立案".into(),
+            }],
+            accountability: vec!["不依法履职的，依法追责".into()],
+            time_limit_days: Some(30),
+            high_frequency: false,
+            service_guide: None,
+            parent_code: None,
+        }
+    }
+
+    /// The fields a changed item is refused for.
+    fn refused(change: impl FnOnce(&mut ItemInput)) -> Vec<String> {
+        let mut input = item();
+        change(&mut input);
+        input
+            .check(&dictionaries())
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_well_formed_item_passes() {
+        assert!(refused(|_| {}).is_empty());
+        assert!(refused(|i| {
+            i.source = "statutory".into();
+            i.delegation_mode = None;
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn each_field_rule_names_its_field() {
+        type Change = Box<dyn FnOnce(&mut ItemInput)>;
+        let cases: Vec<(Change, &[&str])> = vec![
+            (Box::new(|i| i.code = "cf-1".into()), &["code"]),
+            (Box::new(|i| i.code = "X".into()), &["code"]),
+            (Box::new(|i| i.name = String::new()), &["name"]),
+            (Box::new(|i| i.name = "名".repeat(201)), &["name"]),
+            (Box::new(|i| i.category = "99".into()), &["category"]),
+            (Box::new(|i| i.sector = "nowhere".into()), &["sector"]),
+            (Box::new(|i| i.domain = String::new()), &["domain"]),
+            (Box::new(|i| i.source = "granted".into()), &["source"]),
+            (Box::new(|i| i.delegation_mode = None), &["delegation_mode"]),
+            (
+                Box::new(|i| i.delegation_mode = Some("lent".into())),
+                &["delegation_mode"],
+            ),
+            (
+                Box::new(|i| {
+                    i.source = "statutory".into();
+                    i.delegation_mode = Some("direct".into());
+                }),
+                &["delegation_mode"],
+            ),
+            (Box::new(|i| i.legal_basis.clear()), &["legal_basis"]),
+            (
+                Box::new(|i| i.legal_basis[0].law = String::new()),
+                &["legal_basis[0].law"],
+            ),
+            (
+                Box::new(|i| i.legal_basis[0].article = "第一条|第二条".into()),
+                &["legal_basis[0].article"],
+            ),
+            (
+                Box::new(|i| i.responsibilities[0].duty = "立案\n调查".into()),
+                &["responsibilities[0].duty"],
+            ),
+            (
+                Box::new(|i| i.responsibilities[0].stage = String::new()),
+                &["responsibilities[0].stage"],
+            ),
+            (
+                Box::new(|i| i.accountability[0] = String::new()),
+                &["accountability[0]"],
+            ),
+            (
+                Box::new(|i| i.time_limit_days = Some(0)),
+                &["time_limit_days"],
+            ),
+            (
+                Box::new(|i| i.time_limit_days = Some(3651)),
+                &["time_limit_days"],
+            ),
+            (
+                Box::new(|i| i.parent_code = Some("CF-0001".into())),
+                &["parent_code"],
+            ),
+        ];
+        for (change, fields) in cases {
+            assert_eq!(refused(change), *fields);
+        }
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once_in_field_order() {
+        let fields = refused(|i| {
+            i.code = "bad code".into();
+            i.category = "99".into();
+            i.legal_basis.clear();
+            i.time_limit_days = Some(0);
+        });
+        assert_eq!(
+            fields,
+            ["code", "category", "legal_basis", "time_limit_days"]
+        );
+    }
+}

@@ -30,6 +30,7 @@ pub struct DepartmentDuties {
     pub department: String,
     /// Its duties (主體責任 for the lead, 配合責任 for a supporter), one per entry.
     #[serde(default)]
+    #[schema(required = true, min_items = 1)]
     pub duties: Vec<String>,
 }
 
@@ -861,5 +862,110 @@ impl DutyLists {
             DutyLists::insert(conn, county, input, old.revision + 1, old.created_at)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn county() -> RegionCode {
+        RegionCode::parse("510521000000").unwrap()
+    }
+
+    fn departments() -> HashMap<String, String> {
+        ["luxian-sthj", "luxian-scjg", "luxian-zhzf"]
+            .into_iter()
+            .map(|code| (code.to_string(), code.to_string()))
+            .collect()
+    }
+
+    fn duties(department: &str) -> DepartmentDuties {
+        DepartmentDuties {
+            department: department.into(),
+            duties: vec!["依法查处".into()],
+        }
+    }
+
+    fn matter() -> MatterInput {
+        MatterInput {
+            code: "SD-001".into(),
+            name: "餐饮服务业油烟污染的监管".into(),
+            domain: "生态环境".into(),
+            legal_basis: vec![crate::catalogue::LegalBasis {
+                law: "《中华人民共和国大气污染防治法》".into(),
+                article: "第一百一十八条".into(),
+                excerpt: String::new(),
+            }],
+            lead: duties("luxian-sthj"),
+            supporters: vec![duties("luxian-scjg")],
+            township_duties: vec!["发现并报告".into()],
+            one_matter: false,
+            lead_response_minutes: Some(30),
+            support_arrival_minutes: None,
+            notes: None,
+        }
+    }
+
+    fn refused(change: impl FnOnce(&mut MatterInput)) -> Vec<String> {
+        let mut input = matter();
+        change(&mut input);
+        input
+            .check(&county(), &departments())
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_well_formed_matter_passes() {
+        assert!(refused(|_| {}).is_empty());
+    }
+
+    #[test]
+    fn each_rule_of_a_matter_names_its_field() {
+        type Change = Box<dyn FnOnce(&mut MatterInput)>;
+        let cases: Vec<(Change, &[&str])> = vec![
+            (Box::new(|m| m.code = "sd 1".into()), &["code"]),
+            (Box::new(|m| m.name = String::new()), &["name"]),
+            (Box::new(|m| m.domain = "域".repeat(51)), &["domain"]),
+            (Box::new(|m| m.legal_basis.clear()), &["legal_basis"]),
+            (
+                Box::new(|m| m.legal_basis[0].excerpt = "甲|乙".into()),
+                &["legal_basis[0].excerpt"],
+            ),
+            (
+                Box::new(|m| m.lead.department = "luxian-nobody".into()),
+                &["lead.department"],
+            ),
+            (Box::new(|m| m.lead.duties.clear()), &["lead.duties"]),
+            (
+                Box::new(|m| m.supporters.push(duties("luxian-sthj"))),
+                &["supporters[1].department"],
+            ),
+            (
+                Box::new(|m| m.supporters.push(duties("luxian-scjg"))),
+                &["supporters[1].department"],
+            ),
+            (
+                Box::new(|m| m.supporters[0].duties.clear()),
+                &["supporters[0].duties"],
+            ),
+            (
+                Box::new(|m| m.township_duties.clear()),
+                &["township_duties"],
+            ),
+            (
+                Box::new(|m| m.lead_response_minutes = Some(0)),
+                &["lead_response_minutes"],
+            ),
+            (
+                Box::new(|m| m.support_arrival_minutes = Some(10081)),
+                &["support_arrival_minutes"],
+            ),
+        ];
+        for (change, fields) in cases {
+            assert_eq!(refused(change), *fields);
+        }
     }
 }

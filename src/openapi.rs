@@ -212,7 +212,26 @@ impl Modify for StandardResponses {
                     .build(),
             ),
         );
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            // Everything under /api/ needs a token unless its handler says otherwise.
+            if path.starts_with("/api/") {
+                for op in [
+                    &mut item.get,
+                    &mut item.post,
+                    &mut item.put,
+                    &mut item.delete,
+                    &mut item.patch,
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|op| op.security.is_none())
+                {
+                    op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
+                }
+            }
             for (op, writes) in [
                 (&mut item.get, false),
                 (&mut item.post, true),

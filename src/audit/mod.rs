@@ -45,8 +45,7 @@ fn parse_time(field: &str, value: &str) -> AppResult<NaiveDateTime> {
 #[utoipa::path(
     tag = "audit",
     params(AuditQuery, PageParams),
-    responses((status = 200, body = Page<AuditEvent>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<AuditEvent>))
 )]
 #[get("/api/v1/audit")]
 pub async fn list_audit_events(
@@ -85,8 +84,7 @@ pub async fn list_audit_events(
 /// does not verify and which check failed. `auditor` only.
 #[utoipa::path(
     tag = "audit",
-    responses((status = 200, body = ChainReport)),
-    security(("bearer" = []))
+    responses((status = 200, body = ChainReport))
 )]
 #[get("/api/v1/audit/verify")]
 pub async fn verify_audit_chain(

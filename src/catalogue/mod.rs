@@ -59,7 +59,11 @@ pub fn routes(cfg: &mut crate::http::Routes) {
 }
 
 /// The item-type and sector dictionaries. Public.
-#[utoipa::path(tag = "catalogue", responses((status = 200, body = DictionaryLists)))]
+#[utoipa::path(
+    tag = "catalogue",
+    responses((status = 200, body = DictionaryLists)),
+    security(())
+)]
 #[get("/api/v1/dictionaries")]
 pub async fn get_dictionaries(state: web::Data<AppState>) -> AppResult<web::Json<DictionaryLists>> {
     let dictionaries = state.db.read(dictionary_lists).await?;
@@ -112,8 +116,7 @@ pub async fn list_editions(
     responses(
         (status = 201, body = Edition, headers(("ETag" = String, description = "The revision"))),
         (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/catalogue/editions")]
 pub async fn create_edition(
@@ -167,8 +170,7 @@ pub async fn get_edition(
     tag = "catalogue",
     params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
     request_body = EditionPatch,
-    responses((status = 200, body = Edition, headers(("ETag" = String, description = "The new revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Edition, headers(("ETag" = String, description = "The new revision"))))
 )]
 #[put("/api/v1/catalogue/editions/{edition}")]
 pub async fn update_edition(
@@ -193,8 +195,7 @@ pub async fn update_edition(
 #[utoipa::path(
     tag = "catalogue",
     params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
-    responses((status = 204, description = "Deleted"), (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 204, description = "Deleted"), (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/api/v1/catalogue/editions/{edition}")]
 pub async fn delete_edition(
@@ -217,8 +218,7 @@ pub async fn delete_edition(
 #[utoipa::path(
     tag = "catalogue",
     params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
-    responses((status = 200, body = Edition), (status = 409, description = "Not a draft, or empty", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, body = Edition), (status = 409, description = "Not a draft, or empty", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/api/v1/catalogue/editions/{edition}/publish")]
 pub async fn publish_edition(
@@ -241,8 +241,7 @@ pub async fn publish_edition(
 #[utoipa::path(
     tag = "catalogue",
     params(("edition" = String, Path, description = "Edition code"), ("If-Match" = String, Header, description = "The ETag you read")),
-    responses((status = 200, body = Edition), (status = 409, description = "Not published", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, body = Edition), (status = 409, description = "Not published", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/api/v1/catalogue/editions/{edition}/retire")]
 pub async fn retire_edition(
@@ -269,8 +268,7 @@ pub async fn retire_edition(
     responses(
         (status = 201, body = Edition, headers(("ETag" = String, description = "The revision"))),
         (status = 409, description = "The source is a draft, or the code is taken", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/catalogue/editions/{edition}/copy")]
 pub async fn copy_edition(
@@ -303,8 +301,7 @@ pub async fn copy_edition(
         (status = 200, body = ImportReport),
         (status = 413, description = "The file is larger than the import limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/catalogue/editions/{edition}/import")]
 pub async fn import_edition(
@@ -491,8 +488,7 @@ pub async fn list_items(
     responses(
         (status = 201, body = Item, headers(("ETag" = String, description = "The revision"))),
         (status = 409, description = "The code is taken, or the edition is not a draft", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/catalogue/editions/{edition}/items")]
 pub async fn create_item(
@@ -553,8 +549,7 @@ pub async fn get_item(
         ("If-Match" = String, Header, description = "The ETag you read")
     ),
     request_body = ItemInput,
-    responses((status = 200, body = Item, headers(("ETag" = String, description = "The new revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Item, headers(("ETag" = String, description = "The new revision"))))
 )]
 #[put("/api/v1/catalogue/editions/{edition}/items/{code}")]
 pub async fn update_item(
@@ -583,8 +578,7 @@ pub async fn update_item(
         ("code" = String, Path, description = "Item code"),
         ("If-Match" = String, Header, description = "The ETag you read")
     ),
-    responses((status = 204, description = "Removed"), (status = 409, description = "Has sub-items, or the edition is not a draft", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 204, description = "Removed"), (status = 409, description = "Has sub-items, or the edition is not a draft", body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/api/v1/catalogue/editions/{edition}/items/{code}")]
 pub async fn delete_item(

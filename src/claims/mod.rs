@@ -54,8 +54,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
     tag = "claims",
     params(("county" = String, Path, description = "County division code")),
     request_body = NewRound,
-    responses((status = 201, body = RoundView, headers(("ETag" = String, description = "The round's revision")))),
-    security(("bearer" = []))
+    responses((status = 201, body = RoundView, headers(("ETag" = String, description = "The round's revision"))))
 )]
 #[post("/api/v1/counties/{county}/claim-rounds")]
 pub async fn open_round(
@@ -78,8 +77,7 @@ pub async fn open_round(
 #[utoipa::path(
     tag = "claims",
     params(("county" = String, Path, description = "County division code"), PageParams),
-    responses((status = 200, body = Page<RoundView>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<RoundView>))
 )]
 #[get("/api/v1/counties/{county}/claim-rounds")]
 pub async fn list_rounds(
@@ -108,8 +106,7 @@ async fn readable_round(state: &AppState, principal: &Principal, id: i64) -> App
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id")),
-    responses((status = 200, body = RoundView, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = RoundView, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/claim-rounds/{round}")]
 pub async fn get_round(
@@ -126,8 +123,7 @@ pub async fn get_round(
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id"), ("If-Match" = String, Header, description = "The round's ETag")),
-    responses((status = 200, body = RoundView), (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, body = RoundView), (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/api/v1/claim-rounds/{round}/close")]
 pub async fn close_round(
@@ -188,8 +184,7 @@ fn claim_filter(principal: &Principal, query: ClaimQuery) -> AppResult<ClaimFilt
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id"), ClaimQuery, PageParams),
-    responses((status = 200, body = Page<Claim>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<Claim>))
 )]
 #[get("/api/v1/claim-rounds/{round}/claims")]
 pub async fn list_claims(
@@ -231,8 +226,7 @@ struct ClaimCsvRow<'a> {
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id"), ClaimQuery),
-    responses((status = 200, description = "CSV, one row per claim", content_type = "text/csv", body = String)),
-    security(("bearer" = []))
+    responses((status = 200, description = "CSV, one row per claim", content_type = "text/csv", body = String))
 )]
 #[get("/api/v1/claim-rounds/{round}/export")]
 pub async fn export_claims(
@@ -277,8 +271,7 @@ pub async fn export_claims(
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id")),
-    responses((status = 200, body = RoundStatistics)),
-    security(("bearer" = []))
+    responses((status = 200, body = RoundStatistics))
 )]
 #[get("/api/v1/claim-rounds/{round}/statistics")]
 pub async fn get_round_statistics(
@@ -358,8 +351,7 @@ pub struct ChangedClaims {
         (status = 409, description = "Illegal transitions (each row names the current state), or the round is closed", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Claims changed since read; the stale rows are listed", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "A row has no revision", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/claim-rounds/{round}/answers")]
 pub async fn answer_claims(
@@ -448,8 +440,7 @@ pub struct DecisionBatch {
         (status = 409, description = "Illegal transitions, or the round is closed", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Claims changed since read", body = Problem, content_type = "application/problem+json"),
         (status = 428, description = "A row has no revision", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/claim-rounds/{round}/confirmations")]
 pub async fn confirm_claims(
@@ -492,8 +483,7 @@ pub async fn confirm_claims(
 #[utoipa::path(
     tag = "claims",
     params(("id" = i64, Path, description = "Claim id")),
-    responses((status = 200, body = ClaimDetail, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = ClaimDetail, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/claims/{id}")]
 pub async fn get_claim(
@@ -531,8 +521,7 @@ pub struct ReopenRequest {
     tag = "claims",
     params(("id" = i64, Path, description = "Claim id"), ("If-Match" = String, Header, description = "The claim's ETag")),
     request_body = ReopenRequest,
-    responses((status = 200, body = Claim, headers(("ETag" = String, description = "The new revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Claim, headers(("ETag" = String, description = "The new revision"))))
 )]
 #[post("/api/v1/claims/{id}/reopen")]
 pub async fn reopen_claim(
@@ -593,8 +582,7 @@ pub struct PowerSetQuery {
 #[utoipa::path(
     tag = "claims",
     params(("township" = String, Path, description = "Township division code"), PowerSetQuery),
-    responses((status = 200, body = PowerSet)),
-    security(("bearer" = []))
+    responses((status = 200, body = PowerSet))
 )]
 #[get("/api/v1/townships/{township}/power-set")]
 pub async fn get_power_set(

@@ -56,8 +56,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code")),
-    responses((status = 200, body = DutyList, headers(("ETag" = String, description = "The list's revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = DutyList, headers(("ETag" = String, description = "The list's revision"))))
 )]
 #[get("/api/v1/counties/{county}/duty-list")]
 pub async fn get_duty_list(
@@ -94,8 +93,7 @@ pub struct MatterQuery {
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code"), MatterQuery, PageParams),
-    responses((status = 200, body = Page<Matter>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<Matter>))
 )]
 #[get("/api/v1/counties/{county}/duty-list/matters")]
 pub async fn list_matters(
@@ -131,8 +129,7 @@ pub async fn list_matters(
     responses(
         (status = 201, body = Matter, headers(("ETag" = String, description = "The matter's revision"))),
         (status = 409, description = "The code is taken", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/counties/{county}/duty-list/matters")]
 pub async fn create_matter(
@@ -155,8 +152,7 @@ pub async fn create_matter(
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code"), ("code" = String, Path, description = "Matter code")),
-    responses((status = 200, body = Matter, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Matter, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/counties/{county}/duty-list/matters/{code}")]
 pub async fn get_matter(
@@ -183,8 +179,7 @@ pub async fn get_matter(
         ("If-Match" = String, Header, description = "The ETag you read")
     ),
     request_body = MatterInput,
-    responses((status = 200, body = Matter, headers(("ETag" = String, description = "The new revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Matter, headers(("ETag" = String, description = "The new revision"))))
 )]
 #[put("/api/v1/counties/{county}/duty-list/matters/{code}")]
 pub async fn update_matter(
@@ -214,8 +209,7 @@ pub async fn update_matter(
         ("code" = String, Path, description = "Matter code"),
         ("If-Match" = String, Header, description = "The ETag you read")
     ),
-    responses((status = 204, description = "Removed")),
-    security(("bearer" = []))
+    responses((status = 204, description = "Removed"))
 )]
 #[delete("/api/v1/counties/{county}/duty-list/matters/{code}")]
 pub async fn delete_matter(
@@ -253,8 +247,7 @@ pub async fn delete_matter(
         (status = 200, body = ImportReport),
         (status = 413, description = "The file is larger than the import limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/counties/{county}/duty-list/import")]
 pub async fn import_duty_list(
@@ -285,8 +278,7 @@ pub async fn import_duty_list(
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code")),
-    responses((status = 200, description = "The list", body = DutyListExport)),
-    security(("bearer" = []))
+    responses((status = 200, description = "The list", body = DutyListExport))
 )]
 #[get("/api/v1/counties/{county}/duty-list/export")]
 pub async fn export_duty_list(
@@ -306,8 +298,7 @@ pub async fn export_duty_list(
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code")),
-    responses((status = 200, description = "The list", content_type = "text/csv", body = String)),
-    security(("bearer" = []))
+    responses((status = 200, description = "The list", content_type = "text/csv", body = String))
 )]
 #[get("/api/v1/counties/{county}/duty-list/export.csv")]
 pub async fn export_duty_list_csv(
@@ -344,8 +335,7 @@ async fn export_list(
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code")),
-    responses((status = 200, body = DutyStatistics)),
-    security(("bearer" = []))
+    responses((status = 200, body = DutyStatistics))
 )]
 #[get("/api/v1/counties/{county}/duty-list/statistics")]
 pub async fn get_duty_statistics(
@@ -392,8 +382,7 @@ pub struct LookupResult {
 #[utoipa::path(
     tag = "duties",
     params(LookupQuery),
-    responses((status = 200, body = LookupResult)),
-    security(("bearer" = []))
+    responses((status = 200, body = LookupResult))
 )]
 #[get("/api/v1/lookup")]
 pub async fn lookup_duties(
@@ -439,8 +428,7 @@ pub async fn lookup_duties(
     tag = "duties",
     params(("county" = String, Path, description = "County division code")),
     request_body = AdmissionRequest,
-    responses((status = 201, body = Admission, headers(("ETag" = String, description = "The request's revision")))),
-    security(("bearer" = []))
+    responses((status = 201, body = Admission, headers(("ETag" = String, description = "The request's revision"))))
 )]
 #[post("/api/v1/counties/{county}/duty-admissions")]
 pub async fn request_admission(
@@ -475,8 +463,7 @@ pub struct AdmissionQuery {
 #[utoipa::path(
     tag = "duties",
     params(("county" = String, Path, description = "County division code"), AdmissionQuery, PageParams),
-    responses((status = 200, body = Page<Admission>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<Admission>))
 )]
 #[get("/api/v1/counties/{county}/duty-admissions")]
 pub async fn list_admissions(
@@ -501,8 +488,7 @@ pub async fn list_admissions(
 #[utoipa::path(
     tag = "duties",
     params(("id" = i64, Path, description = "Request id")),
-    responses((status = 200, body = Admission, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Admission, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/duty-admissions/{id}")]
 pub async fn get_admission(
@@ -538,8 +524,7 @@ pub struct AcceptedAdmission {
     responses(
         (status = 200, body = AcceptedAdmission),
         (status = 409, description = "Already decided, or the matter's code is taken", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/duty-admissions/{id}/accept")]
 pub async fn accept_admission(
@@ -572,8 +557,7 @@ pub async fn accept_admission(
     responses(
         (status = 200, body = Admission),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/duty-admissions/{id}/reject")]
 pub async fn reject_admission(

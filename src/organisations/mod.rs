@@ -47,8 +47,7 @@ pub struct OrganisationQuery {
 #[utoipa::path(
     tag = "organisations",
     params(OrganisationQuery, PageParams),
-    responses((status = 200, body = Page<Organisation>)),
-    security(("bearer" = []))
+    responses((status = 200, body = Page<Organisation>))
 )]
 #[get("/api/v1/organisations")]
 pub async fn list_organisations(
@@ -81,8 +80,7 @@ pub async fn list_organisations(
 #[utoipa::path(
     tag = "organisations",
     params(("code" = String, Path, description = "Organisation code")),
-    responses((status = 200, body = Organisation, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Organisation, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/organisations/{code}")]
 pub async fn get_organisation(
@@ -111,8 +109,7 @@ pub async fn get_organisation(
     responses(
         (status = 201, body = Organisation, headers(("ETag" = String, description = "The revision"))),
         (status = 409, description = "The code or the name is taken", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/organisations")]
 pub async fn create_organisation(
@@ -138,8 +135,7 @@ pub async fn create_organisation(
     tag = "organisations",
     params(("code" = String, Path, description = "Organisation code"), ("If-Match" = String, Header, description = "The ETag you read")),
     request_body = OrganisationInput,
-    responses((status = 200, body = Organisation, headers(("ETag" = String, description = "The new revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = Organisation, headers(("ETag" = String, description = "The new revision"))))
 )]
 #[put("/api/v1/organisations/{code}")]
 pub async fn update_organisation(
@@ -171,8 +167,7 @@ pub async fn update_organisation(
     responses(
         (status = 204, description = "Deleted"),
         (status = 409, description = "Still referred to", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/api/v1/organisations/{code}")]
 pub async fn delete_organisation(
@@ -204,8 +199,7 @@ pub async fn delete_organisation(
         (status = 200, body = ImportReport),
         (status = 413, description = "The file is larger than the import limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/organisations/import")]
 pub async fn import_organisations(

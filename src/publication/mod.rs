@@ -98,8 +98,7 @@ fn version_key(path: &(String, String, i32)) -> AppResult<VersionKey> {
     responses(
         (status = 201, body = VersionHistory, headers(("ETag" = String, description = "The version's revision"))),
         (status = 409, description = "Another version is under review, or there is nothing to submit", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/counties/{county}/lists/{kind}/versions")]
 pub async fn submit_version(
@@ -131,8 +130,7 @@ pub async fn submit_version(
 #[utoipa::path(
     tag = "publication",
     params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty")),
-    responses((status = 200, body = [Version])),
-    security(("bearer" = []))
+    responses((status = 200, body = [Version]))
 )]
 #[get("/api/v1/counties/{county}/lists/{kind}/versions")]
 pub async fn list_versions(
@@ -158,8 +156,7 @@ pub async fn list_versions(
         ("kind" = ListKind, Path, description = "power or duty"),
         ("n" = i32, Path, description = "Version number")
     ),
-    responses((status = 200, body = VersionHistory, headers(("ETag" = String, description = "The revision")))),
-    security(("bearer" = []))
+    responses((status = 200, body = VersionHistory, headers(("ETag" = String, description = "The revision"))))
 )]
 #[get("/api/v1/counties/{county}/lists/{kind}/versions/{n}")]
 pub async fn get_version(
@@ -193,8 +190,7 @@ pub async fn get_version(
         ("kind" = ListKind, Path, description = "power or duty"),
         ("n" = i32, Path, description = "Version number")
     ),
-    responses((status = 200, description = "The canonical JSON document", content_type = "application/json", body = shapes::ListDocument)),
-    security(("bearer" = []))
+    responses((status = 200, description = "The canonical JSON document", content_type = "application/json", body = shapes::ListDocument))
 )]
 #[get("/api/v1/counties/{county}/lists/{kind}/versions/{n}/document")]
 pub async fn get_version_document(
@@ -242,8 +238,7 @@ pub async fn get_version_document(
         (status = 201, body = VersionHistory),
         (status = 403, description = "Refused by a rule of separation of duties (`rule`: stage-role, reviewer-also-compiles, stage-holder, submitter-cannot-review, one-stage-per-person)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version is no longer reviewed, or the hash is not its content's", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/reviews")]
 pub async fn review_version(
@@ -283,8 +278,7 @@ pub async fn review_version(
     responses(
         (status = 200, body = Version),
         (status = 409, description = "Stages missing or out of order, or the version is not under review", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/publish")]
 pub async fn publish_version(
@@ -326,8 +320,7 @@ pub async fn publish_version(
         ("n" = i32, Path, description = "Version number"),
         ("If-Match" = String, Header, description = "The version's ETag")
     ),
-    responses((status = 200, body = Version), (status = 409, description = "Not under review", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, body = Version), (status = 409, description = "Not under review", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/api/v1/counties/{county}/lists/{kind}/versions/{n}/withdraw")]
 pub async fn withdraw_version(

@@ -50,7 +50,8 @@ pub fn county_path(code: &str) -> AppResult<RegionCode> {
 #[utoipa::path(
     tag = "regions",
     params(RegionQuery, PageParams),
-    responses((status = 200, description = "A page of regions in code order", body = Page<Region>))
+    responses((status = 200, description = "A page of regions in code order", body = Page<Region>)),
+    security(())
 )]
 #[get("/api/v1/regions")]
 pub async fn list_regions(
@@ -84,7 +85,8 @@ pub async fn list_regions(
 #[utoipa::path(
     tag = "regions",
     params(("code" = String, Path, description = "12-digit division code")),
-    responses((status = 200, body = Region))
+    responses((status = 200, body = Region)),
+    security(())
 )]
 #[get("/api/v1/regions/{code}")]
 pub async fn get_region(
@@ -103,7 +105,8 @@ pub async fn get_region(
 #[utoipa::path(
     tag = "regions",
     params(("code" = String, Path, description = "12-digit division code"), PageParams),
-    responses((status = 200, body = Page<Region>))
+    responses((status = 200, body = Page<Region>)),
+    security(())
 )]
 #[get("/api/v1/regions/{code}/children")]
 pub async fn list_region_children(
@@ -143,8 +146,7 @@ pub async fn list_region_children(
         (status = 200, description = "Imported (or checked, on a dry run)", body = ImportReport),
         (status = 413, description = "The file is larger than the import limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither JSON nor CSV", body = Problem, content_type = "application/problem+json")
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/api/v1/regions/import")]
 pub async fn import_regions(

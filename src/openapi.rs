@@ -466,11 +466,6 @@ fn add_links(document: &mut Value) {
     }
 }
 
-/// Whether a field names something (`text::names_something` decides the same at runtime).
-fn names_something(field: &str) -> bool {
-    crate::text::names_something(field)
-}
-
 /// Every string field of a request body states the text hygiene the server applies, so
 /// a client (and a generator) knows which characters are refused before sending them.
 fn declare_text_hygiene(document: &mut Value) {
@@ -533,10 +528,10 @@ fn constrain_strings(schema: &mut Value, field: Option<&str>) {
         .iter()
         .any(|k| map.contains_key(*k));
     if is_string && free {
-        let is_name = field.is_some_and(names_something);
+        let is_name = field.is_some_and(crate::text::names_something);
         map.insert(
             "pattern".into(),
-            crate::text::refused_pattern(is_name).into(),
+            Value::from(crate::text::refused_pattern(is_name)),
         );
     }
     if let Some(properties) = map.get_mut("properties").and_then(Value::as_object_mut) {

@@ -11,7 +11,7 @@ use validator::Validate;
 use super::item::{Dictionaries, Item, ItemInput, ItemRecord};
 use crate::audit;
 use crate::auth::{Permission, Principal};
-use crate::db::schema::{catalogue_editions, catalogue_items, item_categories, regions};
+use crate::db::schema::{catalogue_editions, catalogue_items, item_categories, regions, sectors};
 use crate::db::{like_pattern, now, DbConnection, BATCH};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::import::{Checked, Comparison, ImportReport};
@@ -173,12 +173,9 @@ pub fn dictionary_lists(conn: &mut DbConnection) -> AppResult<DictionaryLists> {
             .into_iter()
             .map(entry)
             .collect(),
-        sectors: crate::db::schema::sectors::table
-            .order(crate::db::schema::sectors::sort_order)
-            .select((
-                crate::db::schema::sectors::code,
-                crate::db::schema::sectors::label,
-            ))
+        sectors: sectors::table
+            .order(sectors::sort_order)
+            .select((sectors::code, sectors::label))
             .load::<(String, String)>(conn)?
             .into_iter()
             .map(entry)

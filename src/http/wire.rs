@@ -185,9 +185,8 @@ fn plain_head(bytes: &[u8]) -> Option<usize> {
         if named("connection")
             && header
                 .value
-                .to_ascii_lowercase()
                 .windows(7)
-                .any(|w| w == b"upgrade")
+                .any(|w| w.eq_ignore_ascii_case(b"upgrade"))
         {
             return None;
         }

@@ -624,6 +624,12 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     if demo && demo::load_if_empty(&service.state.db).map_err(|e| explain(&e))? {
         tracing::info!("demo data loaded: province 510000000000, counties 510521000000 and 510522000000, edition 2026");
     }
+    let (db, publication) = (service.state.db.clone(), service.state.publication.clone());
+    std::thread::spawn(move || {
+        if let Err(error) = quanze::publication::render_missing(&db, &publication) {
+            tracing::error!(%error, "making the bytes of published versions failed; reads will make them");
+        }
+    });
     let listener = quanze::listen(&config.server)
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -266,6 +266,18 @@ diesel::table! {
     version_contents (version_id) {
         version_id -> BigInt,
         content -> Text,
+        content_gzip -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    version_slices (version_id, township) {
+        version_id -> BigInt,
+        township -> Text,
+        content_hash -> Text,
+        body -> Binary,
+        body_gzip -> Binary,
+        signature -> Text,
     }
 }
 
@@ -301,6 +313,8 @@ diesel::joinable!(claims -> claim_rounds (round_id));
 diesel::joinable!(claims -> catalogue_items (item_id));
 diesel::joinable!(claims -> regions (township_code));
 diesel::joinable!(claim_events -> claims (claim_id));
+diesel::joinable!(version_contents -> list_versions (version_id));
+diesel::joinable!(version_slices -> list_versions (version_id));
 diesel::joinable!(catalogue_items -> catalogue_editions (edition_code));
 diesel::joinable!(catalogue_items -> item_categories (category));
 
@@ -323,6 +337,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     duty_admissions,
     list_versions,
     version_contents,
+    version_slices,
     version_reviews,
     review_findings,
 );

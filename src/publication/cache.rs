@@ -1,9 +1,9 @@
-//! Published versions never change, so their rendered bytes are kept in memory by
-//! version: the hot public path asks the database only which version is in force, and
-//! even that answer is kept for a moment.
+//! Memory in front of the stored bytes of published versions (`rendered.rs`): versions
+//! never change once published, so what is held is keyed by version and never goes
+//! stale. The hot public path asks the database only which version is in force, and even
+//! that answer is kept for a moment.
 
-use std::collections::{HashMap, VecDeque};
-use std::io::Write;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -11,34 +11,57 @@ use std::time::{Duration, Instant};
 use actix_web::http::header::HeaderValue;
 use actix_web::web::{self, Bytes};
 use chrono::NaiveDate;
+use moka::sync::Cache;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::document::{sha256_hex, ListKind};
+use super::document::ListKind;
 use super::model::{Version, Versions};
+use super::rendered::StoredSlice;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
-use crate::http::expensive::release_freed_memory;
 use crate::keys::SigningKeys;
 use crate::regions::RegionCode;
 use crate::text::searchable;
 
-/// One township's part of a published power list.
+/// One township's part of a published power list, as stored at publication.
 pub struct Slice {
     /// The rendered answer (canonical JSON).
     pub bytes: Bytes,
-    /// Its strong ETags (from the SHA-256 of the bytes).
+    /// The same bytes gzip-compressed.
+    pub gzip: Bytes,
+    /// Their strong ETags (from the SHA-256 of the bytes).
     pub tags: EntityTags,
-    /// A detached JWS over the bytes, made on the first request for the slice and kept
-    /// beside them: rendering a county's list for one township's slice (a sweep across the
-    /// province) then signs that slice alone.
-    pub signature: OnDemand<HeaderValue>,
-    /// The township's code, name and kind.
-    pub township: Value,
-    /// The same bytes gzip-compressed, made on the first request that accepts them.
-    pub gzip: OnDemand<Bytes>,
+    /// The detached JWS over the bytes.
+    pub signature: HeaderValue,
     /// Where each item lies in `bytes`, made on the first filtered request.
     pub index: OnDemand<SliceIndex>,
+    /// The version's own public address, for `Content-Location`.
+    pub location: HeaderValue,
+}
+
+impl Slice {
+    /// A stored slice of `version`, ready to serve.
+    pub fn from_stored(stored: StoredSlice, version: &Version) -> AppResult<Slice> {
+        Ok(Slice {
+            location: location_of(version)?,
+            tags: EntityTags::of(&stored.content_hash),
+            signature: HeaderValue::try_from(stored.signature).map_err(|e| {
+                AppError::Internal(format!(
+                    "the stored signature of version {} township {}: {e}",
+                    stored.version_id, stored.township
+                ))
+            })?,
+            bytes: Bytes::from(stored.body),
+            gzip: Bytes::from(stored.body_gzip),
+            index: OnDemand::default(),
+        })
+    }
+
+    fn weight(&self) -> usize {
+        let identity = self.bytes.len() + self.gzip.len();
+        identity + self.bytes.len() / INDEX_RESERVE_DIVISOR
+    }
 }
 
 /// A filter on a township's slice; `None` admits any value.
@@ -169,6 +192,13 @@ impl<T> Default for OnDemand<T> {
     }
 }
 
+impl<T> OnDemand<T> {
+    /// A value made already.
+    pub fn ready(value: T) -> Self {
+        OnDemand(Arc::new(OnceLock::from(Ok(value))))
+    }
+}
+
 impl<T: Send + Sync + 'static> OnDemand<T> {
     /// The value made from `bytes` by `make`, making it if no one has.
     pub async fn get_or_make(
@@ -198,21 +228,16 @@ pub struct PublishedMatter {
     pub matter: Value,
 }
 
-/// A published version, parsed and rendered once.
+/// A published version's whole document, read once from storage.
 pub struct Published {
     /// Its metadata at publication.
     pub version: Version,
     /// The canonical content bytes.
     pub bytes: Bytes,
-    /// Power lists: each township's slice, by code.
-    pub townships: HashMap<String, Slice>,
     /// Responsibility lists: the matters.
     pub matters: Vec<PublishedMatter>,
-    /// The county's code and name.
-    pub county: Value,
-    /// The catalogue edition of a power list.
-    pub edition: Option<String>,
-    /// The canonical content gzip-compressed, made on the first request that accepts it.
+    /// The canonical content gzip-compressed: stored at publication, or made on the
+    /// first request that accepts it for a version not yet rendered.
     pub gzip: OnDemand<Bytes>,
     /// The content's strong ETags.
     pub tags: EntityTags,
@@ -242,44 +267,17 @@ impl EntityTags {
     }
 }
 
-/// A power list as stored, read without building a tree: each township's items stay the
-/// canonical text they were frozen as, so rendering a slice is copying, and a document of
-/// megabytes costs little more than its own size in memory.
-#[derive(serde::Deserialize)]
-struct RawPowerList<'a> {
-    #[serde(borrow)]
-    county: &'a RawValue,
-    edition: Option<String>,
-    #[serde(borrow, default)]
-    townships: Vec<RawTownship<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawTownship<'a> {
-    code: String,
-    kind: Value,
-    name: Value,
-    #[serde(borrow, default)]
-    items: Vec<&'a RawValue>,
-}
-
-/// The share of a version's weight kept for what its requests make later, on demand (one
-/// eighth): gzip copies (JSON lists compress about twentyfold) and slices' filter indexes
-/// (about 3 % of a slice).
-const ON_DEMAND_RESERVE_DIVISOR: usize = 8;
+/// The share of a slice's weight kept for its filter index, made on demand (about 3 % of
+/// a slice).
+const INDEX_RESERVE_DIVISOR: usize = 16;
 
 /// The share of the cache's budget kept for filtered slices, on top of it (one eighth).
 const FILTERED_SHARE_DIVISOR: usize = 8;
 
-/// `bytes` gzip-compressed, for clients that accept it.
-pub fn gzipped(bytes: &[u8]) -> AppResult<Bytes> {
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 8),
-        flate2::Compression::default(),
-    );
-    // Writing to a Vec cannot fail.
-    encoder.write_all(bytes).expect("gzip into memory");
-    Ok(Bytes::from(encoder.finish().expect("gzip into memory")))
+/// A version's own public address as a header value.
+fn location_of(version: &Version) -> AppResult<HeaderValue> {
+    HeaderValue::try_from(version.public_path())
+        .map_err(|e| AppError::Internal(format!("a version's address: {e}")))
 }
 
 /// A detached JWS as a header value.
@@ -288,40 +286,18 @@ pub fn signature_header(signer: &SigningKeys, bytes: &[u8]) -> HeaderValue {
 }
 
 impl Published {
-    fn build(version: Version, content: String, signer: &SigningKeys) -> AppResult<Published> {
-        let kind = ListKind::parse(&version.kind)?;
-        let (county, edition, townships, matters) = match kind {
-            ListKind::Power => {
-                let list: RawPowerList = serde_json::from_str(&content)?;
-                let county: Value = serde_json::from_str(list.county.get())?;
-                let mut townships = HashMap::with_capacity(list.townships.len());
-                for township in list.townships {
-                    // Keys in sorted order: the slice is canonical JSON.
-                    let meta = serde_json::json!({"code": township.code, "kind": township.kind, "name": township.name});
-                    let bytes = slice_bytes(
-                        &version,
-                        &county,
-                        list.edition.as_deref(),
-                        &meta,
-                        &township.items,
-                    );
-                    townships.insert(
-                        township.code,
-                        Slice {
-                            tags: EntityTags::of(&sha256_hex(&bytes)),
-                            signature: OnDemand::default(),
-                            bytes: Bytes::from(bytes),
-                            township: meta,
-                            gzip: OnDemand::default(),
-                            index: OnDemand::default(),
-                        },
-                    );
-                }
-                (county, list.edition, townships, Vec::new())
-            }
+    /// A version's document from its stored content (and gzip copy, once made).
+    pub fn build(
+        version: Version,
+        content: String,
+        gzip: Option<Vec<u8>>,
+        signer: &SigningKeys,
+    ) -> AppResult<Published> {
+        let matters = match ListKind::parse(&version.kind)? {
+            ListKind::Power => Vec::new(),
             ListKind::Duty => {
                 let document: Value = serde_json::from_str(&content)?;
-                let matters = document["matters"]
+                document["matters"]
                     .as_array()
                     .into_iter()
                     .flatten()
@@ -332,16 +308,10 @@ impl Published {
                         ]),
                         matter: m.clone(),
                     })
-                    .collect();
-                (
-                    document["county"].clone(),
-                    document["edition"].as_str().map(String::from),
-                    HashMap::new(),
-                    matters,
-                )
+                    .collect()
             }
         };
-        // Versions published before publications were signed are signed when rendered.
+        // Versions published before publications were signed are signed when read.
         let signature = match &version.signature {
             Some(jws) => HeaderValue::try_from(jws.as_str())
                 .map_err(|e| AppError::Internal(format!("a stored signature: {e}")))?,
@@ -350,15 +320,14 @@ impl Published {
         Ok(Published {
             signature,
             tags: EntityTags::of(&version.content_hash),
-            location: HeaderValue::try_from(version.public_path())
-                .map_err(|e| AppError::Internal(format!("a version's address: {e}")))?,
+            location: location_of(&version)?,
             version,
             bytes: Bytes::from(content),
-            townships,
             matters,
-            county,
-            edition,
-            gzip: OnDemand::default(),
+            gzip: gzip
+                .map(Bytes::from)
+                .map(OnDemand::ready)
+                .unwrap_or_default(),
         })
     }
 
@@ -370,51 +339,8 @@ impl Published {
         } else {
             self.bytes.len()
         };
-        let identity = self.bytes.len()
-            + parsed
-            + self
-                .townships
-                .values()
-                .map(|s| s.bytes.len())
-                .sum::<usize>();
-        identity + identity / ON_DEMAND_RESERVE_DIVISOR
+        self.bytes.len() + parsed + self.bytes.len() / 8
     }
-}
-
-/// Renders a township's slice (all items, or the filtered ones). The fields are in
-/// sorted order and every part comes from a canonical document, so the bytes are
-/// canonical JSON without re-sorting a tree of thousands of items.
-pub fn slice_bytes<Item: serde::Serialize>(
-    version: &Version,
-    county: &Value,
-    edition: Option<&str>,
-    township: &Value,
-    items: &[Item],
-) -> Vec<u8> {
-    #[derive(serde::Serialize)]
-    struct SliceDocument<'a, Item> {
-        content_hash: &'a str,
-        county: &'a Value,
-        edition: Option<&'a str>,
-        effective_from: Option<NaiveDate>,
-        item_count: usize,
-        items: &'a [Item],
-        kind: &'static str,
-        township: &'a Value,
-        version: i32,
-    }
-    serde_json::to_vec(&SliceDocument {
-        content_hash: &version.content_hash,
-        county,
-        edition,
-        effective_from: version.effective_from,
-        item_count: items.len(),
-        items,
-        kind: "power",
-        township,
-        version: version.number,
-    })
-    .expect("a slice serialises")
 }
 
 /// A filtered township slice, made, hashed and signed once.
@@ -450,69 +376,75 @@ impl FilteredKey {
     }
 }
 
-/// Filtered slices are as immutable as the slices they are cut from, so each is made and
-/// signed once and kept, first in first out, within a budget of its own.
-#[derive(Default)]
-struct FilteredHeld {
-    by_key: HashMap<FilteredKey, Arc<FilteredAnswer>>,
-    arrival: VecDeque<FilteredKey>,
-    bytes: usize,
-}
-
 type InForceKey = (String, ListKind, NaiveDate);
 
-/// The rendered versions in memory, with their weight and the order they came in.
-#[derive(Default)]
-struct Held {
-    by_id: HashMap<i64, Arc<Published>>,
-    bytes: usize,
-    arrival: VecDeque<i64>,
+/// What memory holds of published versions: whole documents and township slices share
+/// one budget.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HeldKey {
+    Document(i64),
+    Slice(i64, Box<str>),
+}
+
+#[derive(Clone)]
+enum Held {
+    Document(Arc<Published>),
+    Slice(Arc<Slice>),
 }
 
 impl Held {
-    /// Keeps a version, first letting the oldest go while over `budget`.
-    fn keep(&mut self, published: Arc<Published>, budget: usize) {
-        let weight = published.weight();
-        while self.bytes + weight > budget {
-            let Some(oldest) = self.arrival.pop_front() else {
-                break;
-            };
-            if let Some(gone) = self.by_id.remove(&oldest) {
-                self.bytes -= gone.weight();
-            }
-        }
-        let id = published.version.id;
-        if let std::collections::hash_map::Entry::Vacant(slot) = self.by_id.entry(id) {
-            slot.insert(published);
-            self.bytes += weight;
-            self.arrival.push_back(id);
-        }
+    fn weight(&self) -> u32 {
+        let bytes = match self {
+            Held::Document(published) => published.weight(),
+            Held::Slice(slice) => slice.weight(),
+        };
+        u32::try_from(bytes).unwrap_or(u32::MAX)
     }
 }
 
-/// The caches.
+/// A failure shared by every caller that waited for one loading: the ones a client is
+/// told apart keep their status.
+fn shared_error(error: Arc<AppError>) -> AppError {
+    match &*error {
+        AppError::NotFound(detail) => AppError::NotFound(detail.clone()),
+        AppError::Unavailable => AppError::Unavailable,
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+/// An in-force answer: the version (or none) and when the database gave it.
+type InForce = (Option<Arc<Version>>, Instant);
+
+/// The caches. Memory is bounded by weight with TinyLFU admission (moka): a sweep across
+/// the province does not push out the townships read all day.
 pub struct PublishedCache {
-    versions: RwLock<Held>,
-    filtered: RwLock<FilteredHeld>,
-    filtered_budget: usize,
-    in_force: RwLock<HashMap<InForceKey, (Option<i64>, Instant)>>,
+    held: Cache<HeldKey, Held>,
+    filtered: Cache<FilteredKey, Arc<FilteredAnswer>>,
+    in_force: RwLock<HashMap<InForceKey, InForce>>,
     in_force_ttl: Duration,
-    max_bytes: usize,
-    builder: Mutex<()>,
+    /// Held while a version published before its bytes were made at publication is
+    /// rendered on demand, so that it is rendered once.
+    renderer: Mutex<()>,
 }
 
 impl PublishedCache {
-    /// Caches holding at most `max_bytes` of rendered versions, trusting an in-force
-    /// answer for `in_force_ttl`.
+    /// Caches holding about `max_bytes` of published bytes, trusting an in-force answer
+    /// for `in_force_ttl`.
     pub fn new(in_force_ttl: Duration, max_bytes: usize) -> PublishedCache {
         PublishedCache {
-            versions: RwLock::new(Held::default()),
-            filtered: RwLock::new(FilteredHeld::default()),
-            filtered_budget: max_bytes / FILTERED_SHARE_DIVISOR,
+            held: Cache::builder()
+                .max_capacity(max_bytes as u64)
+                .weigher(|_, held: &Held| held.weight())
+                .build(),
+            filtered: Cache::builder()
+                .max_capacity((max_bytes / FILTERED_SHARE_DIVISOR) as u64)
+                .weigher(|_, answer: &Arc<FilteredAnswer>| {
+                    u32::try_from(answer.bytes.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
-            max_bytes,
-            builder: Mutex::new(()),
+            renderer: Mutex::new(()),
         }
     }
 
@@ -531,14 +463,14 @@ impl PublishedCache {
         county: &RegionCode,
         kind: ListKind,
         date: NaiveDate,
-    ) -> AppResult<Option<Version>> {
+    ) -> AppResult<Option<Arc<Version>>> {
         let key = (county.as_str().to_owned(), kind, date);
-        let version = Versions::in_force(conn, county, kind, date)?;
+        let version = Versions::in_force(conn, county, kind, date)?.map(Arc::new);
         let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
         if map.len() > 100_000 {
             map.clear();
         }
-        map.insert(key, (version.as_ref().map(|v| v.id), Instant::now()));
+        map.insert(key, (version.clone(), Instant::now()));
         Ok(version)
     }
 
@@ -549,7 +481,7 @@ impl PublishedCache {
         county: &RegionCode,
         kind: ListKind,
         date: NaiveDate,
-    ) -> Option<Option<i64>> {
+    ) -> Option<Option<Arc<Version>>> {
         let key = (county.as_str().to_owned(), kind, date);
         match self
             .in_force
@@ -558,16 +490,18 @@ impl PublishedCache {
             .get(&key)
         {
             None => return None,
-            Some((id, at)) if at.elapsed() < self.in_force_ttl => return Some(*id),
+            Some((version, at)) if at.elapsed() < self.in_force_ttl => {
+                return Some(version.clone())
+            }
             Some(_) => {}
         }
         // Expired: the first caller to get here asks the database; by restamping the old
         // answer it lets every other caller keep using it meanwhile, so the expiry does not
         // send all concurrent requests to the database at once.
         let mut map = self.in_force.write().unwrap_or_else(|p| p.into_inner());
-        let (id, at) = map.get_mut(&key)?;
+        let (version, at) = map.get_mut(&key)?;
         if at.elapsed() < self.in_force_ttl {
-            return Some(*id);
+            return Some(version.clone());
         }
         *at = Instant::now();
         None
@@ -575,72 +509,87 @@ impl PublishedCache {
 
     /// A filtered slice made before, if still held.
     pub fn filtered(&self, key: &FilteredKey) -> Option<Arc<FilteredAnswer>> {
-        self.filtered
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_key
-            .get(key)
-            .cloned()
+        self.filtered.get(key)
     }
 
-    /// Keeps a filtered slice, letting the oldest go while over its budget.
+    /// Keeps a filtered slice within its budget.
     pub fn keep_filtered(&self, key: FilteredKey, answer: FilteredAnswer) -> Arc<FilteredAnswer> {
         let answer = Arc::new(answer);
-        let weight = answer.bytes.len();
-        if weight > self.filtered_budget {
-            return answer;
-        }
-        let mut held = self.filtered.write().unwrap_or_else(|p| p.into_inner());
-        while held.bytes + weight > self.filtered_budget {
-            let Some(oldest) = held.arrival.pop_front() else {
-                break;
-            };
-            if let Some(gone) = held.by_key.remove(&oldest) {
-                held.bytes -= gone.bytes.len();
-            }
-        }
-        if !held.by_key.contains_key(&key) {
-            held.bytes += weight;
-            held.arrival.push_back(key.clone());
-            held.by_key.insert(key, answer.clone());
-        }
+        self.filtered.insert(key, answer.clone());
         answer
     }
 
-    /// A rendered version from memory, if there.
-    pub fn get(&self, id: i64) -> Option<Arc<Published>> {
-        self.versions
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .by_id
-            .get(&id)
-            .cloned()
+    /// A version's document from memory, if there.
+    pub fn document(&self, id: i64) -> Option<Arc<Published>> {
+        match self.held.get(&HeldKey::Document(id)) {
+            Some(Held::Document(published)) => Some(published),
+            _ => None,
+        }
     }
 
-    /// A rendered version: from memory, or its content fetched with `fetch` and rendered.
-    /// Versions are fetched and rendered one at a time, so concurrent requests for one
-    /// version wait for its one rendering, and a sweep across the province never holds
-    /// more than one document of megabytes. Call it on a blocking thread.
-    pub fn load(
+    /// A version's document: from memory, or made by `load` once however many ask at
+    /// once. Call it on a blocking thread.
+    pub fn load_document(
         &self,
-        version: Version,
-        signer: &SigningKeys,
-        fetch: impl FnOnce() -> AppResult<String>,
+        id: i64,
+        load: impl FnOnce() -> AppResult<Published>,
     ) -> AppResult<Arc<Published>> {
-        let published = {
-            let _turn = self.builder.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(hit) = self.get(version.id) {
-                return Ok(hit);
-            }
-            let published = Arc::new(Published::build(version, fetch()?, signer)?);
-            self.versions
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .keep(published.clone(), self.max_bytes);
-            published
-        };
-        release_freed_memory();
-        Ok(published)
+        let held = self
+            .held
+            .try_get_with(HeldKey::Document(id), || {
+                load().map(|published| Held::Document(Arc::new(published)))
+            })
+            .map_err(shared_error)?;
+        self.forget_if_oversized(&HeldKey::Document(id), &held);
+        match held {
+            Held::Document(published) => Ok(published),
+            Held::Slice(_) => Err(AppError::Internal("a slice held as a document".into())),
+        }
+    }
+
+    /// A township's slice from memory, if there.
+    pub fn slice(&self, version: i64, township: &str) -> Option<Arc<Slice>> {
+        match self.held.get(&HeldKey::Slice(version, township.into())) {
+            Some(Held::Slice(slice)) => Some(slice),
+            _ => None,
+        }
+    }
+
+    /// A township's slice: from memory, or read by `load` once however many ask at once.
+    /// Call it on a blocking thread.
+    pub fn load_slice(
+        &self,
+        version: i64,
+        township: &str,
+        load: impl FnOnce() -> AppResult<Slice>,
+    ) -> AppResult<Arc<Slice>> {
+        let key = HeldKey::Slice(version, township.into());
+        let held = self
+            .held
+            .try_get_with(key.clone(), || {
+                load().map(|slice| Held::Slice(Arc::new(slice)))
+            })
+            .map_err(shared_error)?;
+        self.forget_if_oversized(&key, &held);
+        match held {
+            Held::Slice(slice) => Ok(slice),
+            Held::Document(_) => Err(AppError::Internal("a document held as a slice".into())),
+        }
+    }
+
+    /// Lets go at once of what weighs more than the whole budget: it was answered, and
+    /// keeping it would push out everything else until the cache next tidies up.
+    fn forget_if_oversized(&self, key: &HeldKey, held: &Held) {
+        let budget = self.held.policy().max_capacity().unwrap_or(u64::MAX);
+        if u64::from(held.weight()) > budget {
+            self.held.invalidate(key);
+        }
+    }
+
+    /// Runs `render` while no other rendering on demand runs.
+    pub fn rendering<T>(&self, render: impl FnOnce() -> T) -> T {
+        let _turn = self.renderer.lock().unwrap_or_else(|p| p.into_inner());
+        render()
     }
 }
 
@@ -694,32 +643,45 @@ mod tests {
     }
 
     #[test]
-    fn filtered_slices_are_kept_oldest_out_within_their_budget() {
-        let cache = PublishedCache::new(Duration::from_secs(1), 8 * 100);
-        let answer = |size: usize| FilteredAnswer {
-            bytes: Bytes::from(vec![b' '; size]),
-            tags: EntityTags::of("00"),
-            signature: HeaderValue::from_static("x..y"),
+    fn memory_holds_slices_within_its_budget_and_each_is_loaded_once() {
+        let budget = 100 * 1024;
+        let cache = PublishedCache::new(Duration::from_secs(1), budget);
+        let loads = std::sync::atomic::AtomicUsize::new(0);
+        let slice = |size: usize| {
+            loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Slice {
+                bytes: Bytes::from(vec![b' '; size]),
+                gzip: Bytes::from(vec![b' '; size / 20]),
+                tags: EntityTags::of("00"),
+                signature: HeaderValue::from_static("x..y"),
+                index: OnDemand::default(),
+                location: HeaderValue::from_static("/"),
+            })
         };
-        let key = |version, category: &str| {
-            let filter = SliceFilter {
-                category: Some(category),
-                ..Default::default()
-            };
-            FilteredKey::new(version, "510521001000", &filter)
-        };
-        cache.keep_filtered(key(1, "01"), answer(40));
-        cache.keep_filtered(key(1, "02"), answer(40));
-        assert!(cache.filtered(&key(1, "01")).is_some());
-        assert!(cache.filtered(&key(2, "01")).is_none(), "another version");
-        cache.keep_filtered(key(1, "03"), answer(40));
-        assert!(cache.filtered(&key(1, "01")).is_none(), "the oldest went");
-        assert!(cache.filtered(&key(1, "02")).is_some());
-        assert!(cache.filtered(&key(1, "03")).is_some());
-        let huge = cache.keep_filtered(key(1, "04"), answer(500));
-        assert_eq!(huge.bytes.len(), 500, "answered, though not kept");
-        assert!(cache.filtered(&key(1, "04")).is_none());
-        assert!(cache.filtered(&key(1, "03")).is_some());
+        for township in 0..200 {
+            let code = format!("5105210{township:05}");
+            let first = cache.load_slice(1, &code, || slice(4096)).unwrap();
+            let again = cache.load_slice(1, &code, || slice(4096)).unwrap();
+            assert!(
+                Arc::ptr_eq(&first, &again),
+                "read from memory the second time"
+            );
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 200);
+        cache.held.run_pending_tasks();
+        assert!(
+            cache.held.weighted_size() <= budget as u64,
+            "{} bytes held over a budget of {budget}",
+            cache.held.weighted_size()
+        );
+        let missing = cache.load_slice(2, "510521000001", || {
+            Err(AppError::NotFound("no such township".into()))
+        });
+        assert!(
+            matches!(missing, Err(AppError::NotFound(_))),
+            "a 404 stays a 404"
+        );
+        assert!(cache.slice(2, "510521000001").is_none(), "and is not kept");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod document;
 pub mod feed;
 mod model;
 pub mod public;
+mod rendered;
 pub mod separation;
 pub mod shapes;
 
@@ -21,6 +22,7 @@ pub use model::{
     VersionKey, VersionStatus, Versions, Workflow,
 };
 pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
+pub use rendered::{render_slices, Rendered, StoredSlice};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,6 +63,27 @@ impl Publication {
             ),
         })
     }
+}
+
+/// Makes the bytes of every published version that has none yet (published before they
+/// were made at publication), a version a transaction, off the request path; a read that
+/// comes first makes its version's bytes itself, once. Returns how many were made.
+pub fn render_missing(db: &crate::db::Db, publication: &Publication) -> AppResult<usize> {
+    let missing = db.read_blocking(Rendered::missing)?;
+    let mut made = 0;
+    for (done, version) in missing.iter().enumerate() {
+        let fresh = publication.cache.rendering(|| {
+            db.write_blocking(|conn| Rendered::store(conn, version, &publication.signing))
+        })?;
+        made += usize::from(fresh);
+        tracing::info!(
+            version = %version.public_path(),
+            done = done + 1,
+            of = missing.len(),
+            "made a published version's bytes"
+        );
+    }
+    Ok(made)
 }
 
 /// Registers the routes.

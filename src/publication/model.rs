@@ -1188,7 +1188,9 @@ impl Versions {
             ),
         )?;
         Versions::sign(conn, signer, &version, &reviews)?;
-        Versions::find(conn, county, kind, number)
+        let published = Versions::find(conn, county, kind, number)?;
+        super::rendered::Rendered::store(conn, &published, signer)?;
+        Ok(published)
     }
 
     /// Signs a version as it is published: its document (a detached JWS over the exact

@@ -11,11 +11,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::cache::{
-    gzipped, signature_header, slice_bytes, EntityTags, FilteredAnswer, FilteredKey, OnDemand,
-    Published, SliceFilter, SliceIndex,
+    signature_header, EntityTags, FilteredAnswer, FilteredKey, OnDemand, Published, Slice,
+    SliceFilter, SliceIndex,
 };
 use super::document::{diff_documents, sha256_hex, DocumentDiff, ListKind};
 use super::model::{PublicReview, Version, Versions};
+use super::rendered::{gzipped, slice_bytes, Rendered, SliceHead};
 use super::shapes::{ListDocument, TownshipPowerList};
 use crate::audit::Anchor;
 use crate::error::{AppError, AppResult};
@@ -104,7 +105,9 @@ async fn negotiated(
     if !accepts_gzip(req) {
         return Ok(Encoded::Identity(bytes.clone()));
     }
-    let copy = gzip.get_or_make(bytes, gzipped).await?;
+    let copy = gzip
+        .get_or_make(bytes, |b| Ok(Bytes::from(gzipped(b))))
+        .await?;
     Ok(Encoded::Gzip(copy.clone()))
 }
 
@@ -158,22 +161,20 @@ fn cached(
 }
 
 /// The published version in force for a county and kind on a date. The hot path: memory
-/// answers when it can; otherwise one query finds the version and, once, its content.
+/// answers while its answer is fresh; otherwise one indexed query.
 async fn in_force(
     state: &AppState,
     county: &RegionCode,
     kind: ListKind,
     date: NaiveDate,
-) -> AppResult<Arc<Published>> {
+) -> AppResult<Arc<Version>> {
     let cache = &state.publication.cache;
-    if let Some(Some(id)) = cache.cached_in_force(county, kind, date) {
-        if let Some(hit) = cache.get(id) {
-            return Ok(hit);
-        }
+    if let Some(Some(version)) = cache.cached_in_force(county, kind, date) {
+        return Ok(version);
     }
     let publication = state.publication.clone();
     let county = county.clone();
-    let version = state
+    state
         .db
         .read(move |conn| {
             publication
@@ -186,25 +187,82 @@ async fn in_force(
                     ))
                 })
         })
-        .await?;
-    rendered(state, version).await
+        .await
 }
 
-/// A version from memory, or rendered on a blocking thread; its content is read only
-/// when its turn to render comes, so waiting requests hold no document.
-async fn rendered(state: &AppState, version: Version) -> AppResult<Arc<Published>> {
-    if let Some(hit) = state.publication.cache.get(version.id) {
+/// A version's whole document: from memory, or read from storage on a blocking thread,
+/// once however many ask for it at once.
+async fn document(state: &AppState, version: Arc<Version>) -> AppResult<Arc<Published>> {
+    if let Some(hit) = state.publication.cache.document(version.id) {
         return Ok(hit);
     }
     let publication = state.publication.clone();
     let db = state.db.clone();
-    let id = version.id;
     web::block(move || {
-        publication.cache.load(version, &publication.signing, || {
-            db.read_blocking(|conn| Versions::content(conn, id))
+        publication.cache.load_document(version.id, || {
+            let id = version.id;
+            let (content, gzip) = db.read_blocking(|conn| {
+                Ok((
+                    Versions::content(conn, id)?,
+                    Rendered::document_gzip(conn, id)?,
+                ))
+            })?;
+            Published::build((*version).clone(), content, gzip, &publication.signing)
         })
     })
     .await?
+}
+
+/// A township's slice of a published power list: from memory, or its stored bytes read
+/// once however many ask for them at once. A version published before its bytes were made
+/// at publication has them made now, once.
+async fn township_slice(
+    state: &AppState,
+    version: Arc<Version>,
+    township: RegionCode,
+) -> AppResult<Arc<Slice>> {
+    if let Some(hit) = state.publication.cache.slice(version.id, township.as_str()) {
+        return Ok(hit);
+    }
+    let publication = state.publication.clone();
+    let db = state.db.clone();
+    web::block(move || {
+        publication
+            .cache
+            .load_slice(version.id, township.as_str(), || {
+                let read = |db: &crate::db::Db| {
+                    db.read_blocking(|conn| Rendered::slice(conn, version.id, township.as_str()))
+                };
+                let stored = match read(&db)? {
+                    Some(stored) => Some(stored),
+                    None if render_on_demand(&db, &publication, &version)? => read(&db)?,
+                    None => None,
+                };
+                let stored = stored.ok_or_else(|| {
+                    AppError::NotFound(format!(
+                        "the power list in force has no township {township}"
+                    ))
+                })?;
+                Slice::from_stored(stored, &version)
+            })
+    })
+    .await?
+}
+
+/// Makes a published version's bytes if they are not stored yet (it was published
+/// before they were made at publication); true when they were missing.
+fn render_on_demand(
+    db: &crate::db::Db,
+    publication: &super::Publication,
+    version: &Version,
+) -> AppResult<bool> {
+    if db.read_blocking(|conn| Rendered::is_stored(conn, version.id))? {
+        return Ok(false);
+    }
+    publication.cache.rendering(|| {
+        db.write_blocking(|conn| Rendered::store(conn, version, &publication.signing))?;
+        Ok(true)
+    })
 }
 
 /// A published version by number (published or superseded; anything else is not found).
@@ -227,7 +285,7 @@ async fn published_version(
             Ok(version)
         })
         .await?;
-    rendered(state, version).await
+    document(state, Arc::new(version)).await
 }
 
 /// The version in force (default today) of a county's power or responsibility list, as
@@ -251,7 +309,7 @@ pub async fn public_list_in_force(
     let county = county_path(&path.0)?;
     let kind = ListKind::parse(&path.1)?;
     let date = parse_date("at", query.at.as_deref())?;
-    let published = in_force(&state, &county, kind, date).await?;
+    let published = document(&state, in_force(&state, &county, kind, date).await?).await?;
     Ok(cached(
         &req,
         &published.tags,
@@ -505,33 +563,29 @@ pub async fn public_township_power_list(
         .ok_or_else(|| AppError::NotFound(format!("no township {township}")))?;
     let county = code.county().expect("a township lies in a county");
     let date = parse_date("at", query.at.as_deref())?;
-    let published = in_force(&state, &county, ListKind::Power, date).await?;
-    let slice = published.townships.get(code.as_str()).ok_or_else(|| {
-        AppError::NotFound(format!("the power list in force has no township {code}"))
-    })?;
+    let version = in_force(&state, &county, ListKind::Power, date).await?;
+    let slice = township_slice(&state, version.clone(), code.clone()).await?;
     let filter = SliceFilter {
         category: query.category.as_deref(),
         domain: query.domain.as_deref(),
         high_frequency: query.high_frequency,
     };
     if filter.is_empty() {
-        let signer = state.publication.signing.clone();
-        let signature = slice
-            .signature
-            .get_or_make(&slice.bytes, move |bytes| {
-                Ok(signature_header(&signer, bytes))
-            })
-            .await?;
+        let body = if accepts_gzip(&req) {
+            Encoded::Gzip(slice.gzip.clone())
+        } else {
+            Encoded::Identity(slice.bytes.clone())
+        };
         return Ok(cached(
             &req,
             &slice.tags,
-            signature,
-            negotiated(&req, &slice.bytes, &slice.gzip).await?,
+            &slice.signature,
+            body,
             IN_FORCE,
-            Some(&published.location),
+            Some(&slice.location),
         ));
     }
-    let key = FilteredKey::new(published.version.id, code.as_str(), &filter);
+    let key = FilteredKey::new(version.id, code.as_str(), &filter);
     let answer = match state.publication.cache.filtered(&key) {
         Some(answer) => answer,
         None => {
@@ -540,10 +594,8 @@ pub async fn public_township_power_list(
                 .get_or_make(&slice.bytes, SliceIndex::build)
                 .await?;
             let bytes = slice_bytes(
-                &published.version,
-                &published.county,
-                published.edition.as_deref(),
-                &slice.township,
+                &version,
+                &SliceHead::of(&slice.bytes)?,
                 &index.admitted(&slice.bytes, &filter)?,
             );
             let answer = FilteredAnswer {
@@ -560,7 +612,7 @@ pub async fn public_township_power_list(
         &answer.signature,
         Encoded::Identity(answer.bytes.clone()),
         IN_FORCE,
-        Some(&published.location),
+        Some(&slice.location),
     ))
 }
 
@@ -615,7 +667,11 @@ pub async fn public_lookup(
         .read(move |conn| crate::regions::township_named(conn, &township))
         .await?;
     let county = code.county().expect("a township lies in a county");
-    let published = in_force(&state, &county, ListKind::Duty, date).await?;
+    let published = document(
+        &state,
+        in_force(&state, &county, ListKind::Duty, date).await?,
+    )
+    .await?;
     let matches = published
         .matters
         .iter()

@@ -396,6 +396,21 @@ impl TestApp {
         conn.batch_execute(sql).unwrap();
     }
 
+    /// The number a `SELECT count(*) AS n …` statement answers, read directly.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let db = quanze::db::Db::connect(&self.db_url, 1, Duration::from_secs(5)).unwrap();
+        let mut conn = db.get().unwrap();
+        let conn: &mut quanze::db::DbConnection = &mut conn;
+        diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), conn)
+            .unwrap()
+            .n
+    }
+
     /// Number of audit events, read with an auditor token of the province.
     pub fn audit_count(&self) -> i64 {
         let token = self.token_for("auditor", PROVINCE);

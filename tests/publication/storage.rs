@@ -210,24 +210,41 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
     assert_eq!(sha256(&before.1), hash_of(&app, "duty", 1));
 
     let db = quanze::db::Db::connect(&app.db_url, 1, std::time::Duration::from_secs(5)).unwrap();
-    let reverted: Vec<String> = (0..4)
+    let slice_path = format!("/public/v1/townships/{YUCHAN}/power-list");
+    let (_, slice, _) = public_document(&app, &slice_path);
+    let reverted: Vec<String> = (0..5)
         .map(|_| db.revert_last_migration().expect("revert"))
         .collect();
     assert_eq!(
         reverted,
         [
+            "20261202000009",
             "20261127000008",
             "20261127000007",
             "20261121000006",
             "20261121000005"
         ]
     );
-    assert_eq!(db.migrate().expect("migrate again"), 4);
+    assert_eq!(db.migrate().expect("migrate again"), 5);
+    assert_eq!(app.count("SELECT count(*) AS n FROM version_slices"), 0);
+    let service = quanze::Service::from_config(&app.config).unwrap();
+    let made = quanze::publication::render_missing(&service.state.db, &service.state.publication);
+    assert_eq!(
+        made.expect("render"),
+        1,
+        "the published power list's bytes are made again at start-up"
+    );
+    assert!(app.count("SELECT count(*) AS n FROM version_slices") > 0);
 
     assert_eq!(document("power"), before.0, "the published power list");
     assert_eq!(document("duty"), before.1, "the duty list under review");
     let (_, bytes, _) = public_document(&app, &public_version_path("power", 1));
     assert_eq!(bytes, before.0, "the public copy");
+    let (_, again, _) = public_document(&app, &slice_path);
+    assert_eq!(
+        again, slice,
+        "the township's slice, made again to the same bytes"
+    );
 }
 
 /// With memory for no more than one version, each read of the other list evicts the
@@ -263,12 +280,34 @@ fn an_evicted_version_renders_again_to_the_same_bytes() {
     let not_modified = get_with(&app, &slice_path, &[("If-None-Match", &etag)]);
     assert_eq!(not_modified.status(), 304);
 
-    // The reads above did come from the database: a stored document changed behind the
-    // service's back shows once the duty list has pushed the power list out again.
-    app.sql("UPDATE version_contents SET content = replace(content, '玉蟾街道', '玉蟾镇')");
+    // The reads above did come from storage: a version whose bytes are gone, as one
+    // published before they were made at publication, has them made again from its
+    // content by the first read, once.
+    let townships = app.count("SELECT count(*) AS n FROM version_slices");
+    assert!(
+        townships > 1,
+        "every township's slice was stored at publication"
+    );
+    app.sql(
+        "UPDATE version_contents SET content = replace(content, '玉蟾街道', '玉蟾镇'), content_gzip = NULL;
+         DELETE FROM version_slices",
+    );
     expect_json(app.get(&lookup_path), 200);
     let reread = expect_json(app.get(&slice_path), 200);
     assert_eq!(reread["township"]["name"], "玉蟾镇");
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM version_slices"),
+        townships,
+        "made again, every township"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) AS n FROM version_contents JOIN list_versions ON id = version_id
+             WHERE content_gzip IS NULL AND kind = 'power'"
+        ),
+        0,
+        "the power list's document too"
+    );
 }
 
 #[test]

@@ -416,13 +416,20 @@ fn a_retired_key_stays_listed_and_what_it_signed_still_verifies() {
         (document.as_slice(), old_jws.as_str())
     );
     verify_independently(&keys, &jws, &again).unwrap();
-    // What is rendered now is signed with the new key, the first in the set.
+    // A township's slice was made and signed at publication too, and keeps its signature.
     let (slice, slice_jws) = signed(
         &rotated,
         &format!("/public/v1/townships/{YUCHAN}/power-list"),
         &[],
     );
     verify_independently(&keys, &slice_jws, &slice).unwrap();
+    // What is made now (a filtered slice) is signed with the new key, the first in the set.
+    let (filtered, filtered_jws) = signed(
+        &rotated,
+        &format!("/public/v1/townships/{YUCHAN}/power-list?high_frequency=true"),
+        &[],
+    );
+    verify_independently(&keys, &filtered_jws, &filtered).unwrap();
     let kid = |jws: &str| -> Value {
         serde_json::from_slice::<Value>(
             &URL_SAFE_NO_PAD
@@ -432,7 +439,8 @@ fn a_retired_key_stays_listed_and_what_it_signed_still_verifies() {
         .unwrap()["kid"]
             .clone()
     };
-    assert_eq!(kid(&slice_jws), keys["keys"][0]["kid"]);
+    assert_eq!(kid(&filtered_jws), keys["keys"][0]["kid"]);
+    assert_eq!(kid(&slice_jws), keys["keys"][1]["kid"]);
     assert_eq!(kid(&old_jws), keys["keys"][1]["kid"]);
 }
 

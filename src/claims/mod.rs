@@ -16,7 +16,8 @@ pub use model::{
 pub use power_set::{latest_edition, power_set, Holding, Power, PowerSet, UnitRef};
 pub use state::{Action, ClaimState};
 pub use stats::{
-    round_statistics, CategoryTally, DomainTally, RoundStatistics, Tally, TownshipTally,
+    recounted_statistics, round_statistics, CategoryTally, ClaimCounts, CountCell, DomainTally,
+    RoundStatistics, Tally, TownshipTally,
 };
 
 use actix_web::http::{header, StatusCode};

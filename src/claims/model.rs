@@ -82,6 +82,7 @@ struct NewRoundRow<'a> {
     revision: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    items_offered: i64,
 }
 
 /// A round with the size of its offer.
@@ -496,6 +497,7 @@ impl Round {
                 revision: 1,
                 created_at: stamp,
                 updated_at: stamp,
+                items_offered: offer.items.len() as i64,
             },
             claim_rounds::id
         )?;
@@ -521,6 +523,10 @@ impl Round {
         for chunk in rows.chunks(BATCH) {
             crate::insert_batch!(conn, claims::table, chunk)?;
         }
+        let cells = rows
+            .iter()
+            .map(|r| (&*r.township_code, &*r.category, &*r.domain));
+        super::stats::ClaimCounts::open(conn, round_id, cells)?;
         audit::record(
             conn,
             actor,
@@ -889,6 +895,7 @@ impl Claims {
         for chunk in events.chunks(BATCH) {
             crate::insert_batch!(conn, claim_events::table, chunk)?;
         }
+        super::stats::ClaimCounts::apply(conn, plan.round_id, &plan.counts)?;
         audit::record_many(conn, actor, plan.audit.clone())
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::model::{ChangeRequest, ClaimRecord};
 use super::state::{Action, ClaimState};
+use super::stats::CountCell;
 use crate::audit::AuditEntry;
 use crate::auth::Permission;
 use crate::error::{AppError, AppResult, FieldError};
@@ -69,6 +70,10 @@ pub struct ClaimPlan {
     pub audit: Vec<AuditEntry>,
     /// The claims changed, in request order.
     pub ids: Vec<i64>,
+    /// The round.
+    pub round_id: i64,
+    /// How the round's statistics move: claims into (positive) or out of each cell.
+    pub counts: BTreeMap<CountCell, i64>,
 }
 
 /// Plans `requests` against what was loaded: 422 listing every bad row, 403 for a claim of
@@ -248,8 +253,17 @@ fn writes(
     round_id: i64,
     moves: &[(&ChangeRequest, &ClaimRecord, ClaimState)],
 ) -> AppResult<ClaimPlan> {
-    let mut plan = ClaimPlan::default();
+    let mut plan = ClaimPlan {
+        round_id,
+        ..ClaimPlan::default()
+    };
     for &(request, claim, to) in moves {
+        let cell = |state| {
+            let (t, c, d) = (&claim.township_code, &claim.category, &claim.domain);
+            (t.clone(), c.clone(), d.clone(), state)
+        };
+        *plan.counts.entry(cell(claim.state)).or_default() -= 1;
+        *plan.counts.entry(cell(to)).or_default() += 1;
         let comment = comment(request).map(String::from);
         // What a state keeps: the unit through confirmation and return, a reason or note
         // only with the state it explains.
@@ -294,6 +308,7 @@ fn writes(
         });
         plan.ids.push(claim.id);
     }
+    plan.counts.retain(|_, delta| *delta != 0);
     Ok(plan)
 }
 
@@ -413,6 +428,14 @@ mod tests {
         assert!(plan.audit[2]
             .summary
             .ends_with("offered → deferred: 人手不足"));
+        let cell = |state| (TOWNSHIP.into(), "行政处罚".into(), "自然资源".into(), state);
+        let counts: BTreeMap<CountCell, i64> = [
+            (cell(ClaimState::Offered), -3),
+            (cell(ClaimState::Claimed), 2),
+            (cell(ClaimState::Deferred), 1),
+        ]
+        .into();
+        assert_eq!(plan.counts, counts, "the statistics move with the claims");
     }
 
     #[test]

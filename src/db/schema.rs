@@ -141,6 +141,18 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        items_offered -> BigInt,
+    }
+}
+
+diesel::table! {
+    claim_counts (round_id, township_code, category, domain, state) {
+        round_id -> BigInt,
+        township_code -> Text,
+        category -> Text,
+        domain -> Text,
+        state -> Text,
+        claims -> BigInt,
     }
 }
 
@@ -329,6 +341,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     audit_anchors,
     claim_rounds,
+    claim_counts,
     claims,
     claim_events,
     duty_lists,

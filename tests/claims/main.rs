@@ -12,6 +12,7 @@ use serde_json::Value;
 mod access;
 mod answers;
 mod rounds;
+mod statistics;
 
 const CLAIMS_TOWNSHIP: &str = YUCHAN;
 

@@ -1,0 +1,2 @@
+ALTER TABLE claim_rounds DROP COLUMN items_offered;
+DROP TABLE claim_counts;

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 mod trust;
 
+mod instances;
 mod log;
 mod paths;
 mod public;

@@ -172,6 +172,17 @@ pub struct DatabaseConfig {
     pub pool_size: u32,
     /// How long a request waits for a connection before a 503.
     pub pool_timeout_ms: u64,
+    /// A PostgreSQL streaming replica the public read path reads from; empty for none.
+    #[serde(default)]
+    pub read_url: String,
+    /// How far behind the primary the replica may fall and still serve, in milliseconds;
+    /// further behind, or down, and the public reads go to the primary.
+    #[serde(default = "default_read_max_lag")]
+    pub read_max_lag_ms: u64,
+}
+
+fn default_read_max_lag() -> u64 {
+    1_000
 }
 
 /// Token settings.
@@ -268,6 +279,12 @@ impl Config {
         }
         if let Some(v) = get("QUANZE_POOL_TIMEOUT_MS") {
             self.database.pool_timeout_ms = number("QUANZE_POOL_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = get("QUANZE_DATABASE_READ_URL") {
+            self.database.read_url = v;
+        }
+        if let Some(v) = get("QUANZE_DATABASE_READ_MAX_LAG_MS") {
+            self.database.read_max_lag_ms = number("QUANZE_DATABASE_READ_MAX_LAG_MS", v)?;
         }
         if let Some(v) = get("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS") {
             self.publication.in_force_cache_ms = number("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS", v)?;

@@ -46,6 +46,8 @@ use crate::http::BodyLimits;
 pub struct AppState {
     /// The database.
     pub db: Db,
+    /// Where the public read path reads: a streaming replica while it keeps up, else `db`.
+    pub reads: db::replica::Reads,
     /// The publication workflow and the caches of published versions.
     pub publication: Arc<publication::Publication>,
     /// Bounds on expensive work.
@@ -82,12 +84,14 @@ impl Service {
         )
         .map_err(|e| e.to_string())?
         .with_audit_key(own_keys.audit);
+        let reads = db::replica::Reads::new(db.clone(), read_replica(&config.database)?);
         let keys = TokenKeys::from_config(&config.jwt)?;
         let publication =
             publication::Publication::from_config(&config.publication, own_keys.signing)?;
         Ok(Service {
             state: AppState {
                 db,
+                reads,
                 publication: Arc::new(publication),
                 gates: Arc::new(http::expensive::Gates::new(&config.limits)),
                 shared: Arc::new(http::expensive::SharedAnswers::new(
@@ -101,6 +105,31 @@ impl Service {
             },
         })
     }
+}
+
+/// The configured read replica, watched; none when `read_url` is empty.
+fn read_replica(
+    config: &config::DatabaseConfig,
+) -> Result<Option<Arc<db::replica::ReadReplica>>, String> {
+    if config.read_url.is_empty() {
+        return Ok(None);
+    }
+    if db::Backend::from_url(&config.read_url) != db::Backend::Postgres
+        || db::Backend::from_url(&config.url) != db::Backend::Postgres
+    {
+        return Err("database.read_url names a PostgreSQL streaming replica: both it and database.url must be postgres:// URLs".into());
+    }
+    // A replica that does not answer at once is skipped for the primary, not waited for.
+    let replica = Db::connect(
+        &config.read_url,
+        config.pool_size,
+        Duration::from_millis(config.pool_timeout_ms.min(500)),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Some(db::replica::ReadReplica::watch(
+        replica,
+        Duration::from_millis(config.read_max_lag_ms),
+    )))
 }
 
 /// Every route of the service, each declared once (see `http::Routes`). The router tries

@@ -4,6 +4,7 @@
 //! SQLite accepts any string as a file name, so a mistyped Postgres URL would silently
 //! become a new empty database file.
 
+pub mod replica;
 pub mod schema;
 pub mod stored;
 

@@ -175,7 +175,7 @@ async fn in_force(
     let publication = state.publication.clone();
     let county = county.clone();
     state
-        .db
+        .reads
         .read(move |conn| {
             publication
                 .cache
@@ -197,11 +197,11 @@ async fn document(state: &AppState, version: Arc<Version>) -> AppResult<Arc<Publ
         return Ok(hit);
     }
     let publication = state.publication.clone();
-    let db = state.db.clone();
+    let reads = state.reads.clone();
     web::block(move || {
         publication.cache.load_document(version.id, || {
             let id = version.id;
-            let (content, gzip) = db.read_blocking(|conn| {
+            let (content, gzip) = reads.read_blocking(|conn| {
                 Ok((
                     Versions::content(conn, id)?,
                     Rendered::document_gzip(conn, id)?,
@@ -225,18 +225,23 @@ async fn township_slice(
         return Ok(hit);
     }
     let publication = state.publication.clone();
-    let db = state.db.clone();
+    let (db, reads) = (state.db.clone(), state.reads.clone());
     web::block(move || {
         publication
             .cache
             .load_slice(version.id, township.as_str(), || {
-                let read = |db: &crate::db::Db| {
-                    db.read_blocking(|conn| Rendered::slice(conn, version.id, township.as_str()))
+                let read = || {
+                    reads.read_blocking(|conn| Rendered::slice(conn, version.id, township.as_str()))
                 };
-                let stored = match read(&db)? {
+                // Made on the primary and read from it: a replica may not have them yet.
+                let stored = match read()? {
                     Some(stored) => Some(stored),
-                    None if render_on_demand(&db, &publication, &version)? => read(&db)?,
-                    None => None,
+                    None => {
+                        render_on_demand(&db, &publication, &version)?;
+                        db.read_blocking(|conn| {
+                            Rendered::slice(conn, version.id, township.as_str())
+                        })?
+                    }
                 };
                 let stored = stored.ok_or_else(|| {
                     AppError::NotFound(format!(
@@ -250,18 +255,18 @@ async fn township_slice(
 }
 
 /// Makes a published version's bytes if they are not stored yet (it was published
-/// before they were made at publication); true when they were missing.
+/// before they were made at publication).
 fn render_on_demand(
     db: &crate::db::Db,
     publication: &super::Publication,
     version: &Version,
-) -> AppResult<bool> {
+) -> AppResult<()> {
     if db.read_blocking(|conn| Rendered::is_stored(conn, version.id))? {
-        return Ok(false);
+        return Ok(());
     }
     publication.cache.rendering(|| {
-        db.write_blocking(|conn| Rendered::store(conn, version, &publication.signing))?;
-        Ok(true)
+        db.write_blocking(|conn| Rendered::store(conn, version, &publication.signing))
+            .map(|_| ())
     })
 }
 

@@ -19,6 +19,7 @@ mod log;
 mod paths;
 mod public;
 mod refusals;
+mod replica;
 mod storage;
 
 const JIAMING: &str = "510521101000";

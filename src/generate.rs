@@ -313,7 +313,6 @@ pub fn generate(
     scale: &Scale,
     publication: &Publication,
 ) -> AppResult<GenerationReport> {
-    let workflow = &publication.workflow;
     let started = Instant::now();
     let mut rng = Rng(seed);
     let mut phases = Vec::new();
@@ -636,72 +635,16 @@ pub fn generate(
                 } else {
                     crate::db::today()
                 };
-                db.write_blocking(|conn| {
-                    let version = Versions::submit(
-                        conn,
-                        &compiler,
-                        county,
-                        kind,
-                        SubmitInput {
-                            title: format!(
-                                "{}第{v}版",
-                                if kind == ListKind::Power {
-                                    "乡镇权责清单"
-                                } else {
-                                    "属地管理事项责任清单"
-                                }
-                            ),
-                            change_summary: if v == 1 {
-                                "首次发布".into()
-                            } else {
-                                "动态调整".into()
-                            },
-                            edition: None,
-                        },
-                    )?;
-                    let key_v = VersionKey {
-                        county: county.clone(),
-                        kind,
-                        number: version.number,
-                    };
-                    for stage in &workflow.plan(kind).stages {
-                        let reviewer = actor(
-                            &format!("{key}-{}-reviewer", stage.as_str()),
-                            &format!("{key}-{}", holder_suffix(workflow.holder(*stage)?)),
-                            county,
-                            &[stage.role()],
-                        );
-                        Versions::review(
-                            conn,
-                            &reviewer,
-                            workflow,
-                            &key_v,
-                            ReviewInput {
-                                stage: *stage,
-                                decision: Decision::Approve,
-                                comments: if *stage == Stage::Legality {
-                                    "经审查，符合法律法规规定".into()
-                                } else {
-                                    "同意".into()
-                                },
-                                hash: version.content_hash.clone(),
-                                findings: Vec::new(),
-                            },
-                        )?;
+                let title = format!(
+                    "{}第{v}版",
+                    if kind == ListKind::Power {
+                        "乡镇权责清单"
+                    } else {
+                        "属地管理事项责任清单"
                     }
-                    let current = Versions::find(conn, county, kind, version.number)?;
-                    Versions::publish(
-                        conn,
-                        &compiler,
-                        workflow,
-                        &publication.signing,
-                        &key_v,
-                        current.revision,
-                        PublishInput {
-                            effective_from: Some(effective_from),
-                        },
-                    )
-                })?;
+                );
+                let summary = if v == 1 { "首次发布" } else { "动态调整" };
+                publish_now(db, publication, county, kind, (&title, summary), effective_from)?;
                 publications += 1;
             }
         }
@@ -730,6 +673,72 @@ pub fn generate(
         database_bytes,
     };
     Ok(report)
+}
+
+/// Submits a county's list as it stands, has every stage approve it (as the reviewers
+/// the generator registers) and publishes it from `effective_from`, in one transaction:
+/// what a county's publication costs, its bytes included.
+pub fn publish_now(
+    db: &Db,
+    publication: &Publication,
+    county: &RegionCode,
+    kind: ListKind,
+    (title, change_summary): (&str, &str),
+    effective_from: NaiveDate,
+) -> AppResult<crate::publication::Version> {
+    let workflow = &publication.workflow;
+    let key = county.scope_prefix().to_string();
+    let compiler = actor(
+        "compiler",
+        &format!("{key}-gov"),
+        county,
+        &[Role::CountyCompiler],
+    );
+    db.write_blocking(|conn| {
+        let version = Versions::submit(
+            conn,
+            &compiler,
+            county,
+            kind,
+            SubmitInput {
+                title: title.into(),
+                change_summary: change_summary.into(),
+                edition: None,
+            },
+        )?;
+        let key_v = VersionKey {
+            county: county.clone(),
+            kind,
+            number: version.number,
+        };
+        for stage in &workflow.plan(kind).stages {
+            let reviewer = actor(
+                &format!("{key}-{}-reviewer", stage.as_str()),
+                &format!("{key}-{}", holder_suffix(workflow.holder(*stage)?)),
+                county,
+                &[stage.role()],
+            );
+            let comments = if *stage == Stage::Legality {
+                "经审查，符合法律法规规定"
+            } else {
+                "同意"
+            };
+            let review = ReviewInput {
+                stage: *stage,
+                decision: Decision::Approve,
+                comments: comments.into(),
+                hash: version.content_hash.clone(),
+                findings: Vec::new(),
+            };
+            Versions::review(conn, &reviewer, workflow, &key_v, review)?;
+        }
+        let current = Versions::find(conn, county, kind, version.number)?;
+        let input = PublishInput {
+            effective_from: Some(effective_from),
+        };
+        let signer = &publication.signing;
+        Versions::publish(conn, &compiler, workflow, signer, &key_v, current.revision, input)
+    })
 }
 
 /// The database's size on disk.

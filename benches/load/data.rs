@@ -61,6 +61,11 @@ pub(crate) struct Picked {
     pub(crate) rounds: Vec<(i64, String)>,
     /// One township per county, shuffled, for (7).
     pub(crate) sweep: Vec<String>,
+    /// Every township of the province, in code order.
+    pub(crate) all_townships: Vec<String>,
+    /// Counties other than `county`, whose power lists (10) publishes again, with their
+    /// townships.
+    pub(crate) fresh: Vec<(String, Vec<String>)>,
     /// Answered claims of the county (not in the slice's township) to reopen for (5):
     /// id, township, item, revision.
     pub(crate) reopen: Vec<(i64, String, String, i64)>,
@@ -127,15 +132,15 @@ pub(crate) fn pick(db: &Db, writes: usize) -> Picked {
             .iter()
             .filter_map(|c| by_county.get(c).and_then(|t| t.first().cloned()))
             .collect();
-        // A fixed shuffle (SplitMix64), so runs ask in the same order.
-        let mut state = SEED;
-        for i in (1..sweep.len()).rev() {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            sweep.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
-        }
+        SplitMix(SEED).shuffle(&mut sweep);
+        let all_townships: Vec<String> = by_county.values().flatten().cloned().collect();
+        let fresh = counties
+            .iter()
+            .rev()
+            .filter(|c| **c != county)
+            .take(8)
+            .map(|c| (c.clone(), by_county.get(c).cloned().unwrap_or_default()))
+            .collect();
         let reopen = claims::table
             .filter(claims::round_id.eq(round))
             .filter(claims::township_code.ne(&township))
@@ -158,6 +163,8 @@ pub(crate) fn pick(db: &Db, writes: usize) -> Picked {
             lookup_townships,
             rounds,
             sweep,
+            all_townships,
+            fresh,
             reopen,
         })
     })
@@ -171,4 +178,49 @@ pub(crate) fn prefix(code: &str) -> &str {
     } else {
         &code[..9]
     }
+}
+
+/// SplitMix64: a fixed sequence from a seed, so every run asks in the same order.
+pub(crate) struct SplitMix(pub(crate) u64);
+
+impl SplitMix {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, (self.next() % (i as u64 + 1)) as usize);
+        }
+    }
+}
+
+/// `count` draws from `items` by Zipf's law with exponent 1: the k-th most read (ranks are
+/// a fixed shuffle of `items`) is read in proportion to 1/k.
+pub(crate) fn zipf<T: Clone>(items: &[T], count: usize, seed: u64) -> Vec<T> {
+    let mut ranked: Vec<T> = items.to_vec();
+    let mut rng = SplitMix(seed);
+    rng.shuffle(&mut ranked);
+    let mut cumulative = Vec::with_capacity(ranked.len());
+    let mut total = 0.0;
+    for k in 1..=ranked.len() {
+        total += 1.0 / k as f64;
+        cumulative.push(total);
+    }
+    (0..count)
+        .map(|_| {
+            let u = rng.unit() * total;
+            let k = cumulative.partition_point(|c| *c < u).min(ranked.len() - 1);
+            ranked[k].clone()
+        })
+        .collect()
 }

@@ -242,6 +242,22 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         ));
     }
 
+    // Every township's slice once: the province's first reads (from storage, not from
+    // memory), and the bytes nginx will serve.
+    eprintln!(
+        "   every township's slice once ({} townships)",
+        picked.all_townships.len()
+    );
+    let (files, first_reads) = read_every_slice(ctx, &base, &picked);
+    notes.push(format!(
+        "Every township's slice read once before the scenarios ({} slices, {:.0} MB): p50 {} ms, p99 {} ms, max {} ms.",
+        first_reads.len(),
+        files.bytes as f64 / MIB,
+        ms(percentile(&first_reads, 0.5) / 1000.0),
+        ms(percentile(&first_reads, 0.99) / 1000.0),
+        ms(first_reads.last().copied().unwrap_or(0) as f64 / 1000.0)
+    ));
+
     // The limit (and, on PostgreSQL, the peer): the same bytes from memory, pinned alike.
     let body_file = std::env::temp_dir().join(format!(
         "quanze-load-{}-{tag}-slice.json",
@@ -685,7 +701,31 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         raw,
         &usage,
     );
+    let mut nginx = nginx_binary().map(|binary| start_nginx(ctx, &binary, &files, tag));
+    let nginx_host = nginx.as_ref().map(|n| n.addr.to_string()).unwrap_or_default();
+    let quanze_target = Target {
+        pid,
+        addr: quanze.addr,
+        host: &host,
+    };
+    let nginx_target = nginx.as_ref().map(|n| Target {
+        pid: n.pid(),
+        addr: n.addr,
+        host: &nginx_host,
+    });
+    let mut province = province_reads(ctx, quanze_target, nginx_target, &picked);
+    quanze.check_alive("the province-wide reads");
+    if let Some(nginx) = nginx.as_mut() {
+        nginx.check_alive("the province-wide reads");
+    }
     let peak_rss_with_sweep_mb = status_kb(pid, "VmHWM").unwrap_or(0) as f64 / 1024.0;
+    first_reads_after_publication(ctx, &config, quanze_target, &picked.fresh, &mut province);
+    quanze.check_alive("scenario (10)");
+    if let Some(nginx) = nginx {
+        nginx.stop();
+    }
+    drop(files);
+    notes.append(&mut province.notes);
     quanze.stop();
     drop(pg_database);
     drop(sqlite_dir);
@@ -693,7 +733,9 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     // Goals and notes.
     // The goals hold for the whole run, the province-wide sweep included.
     let core = [&s1, &s2, &s3, &s4, &s5, &s5w, &s6, &s7];
-    let errors: u64 = core.iter().map(|c| c.errors).sum();
+    let errors: u64 = core.iter().map(|c| c.errors).sum::<u64>()
+        + province.scenarios.iter().map(|c| c.errors).sum::<u64>();
+    let statistics_rps = s4.throughput;
     let goals = Goals {
         slice_ratio: s1.ratio_to_limit,
         slice_ratio_met: s1.ratio_to_limit.is_some_and(|r| r >= GOAL_RATIO),
@@ -703,9 +745,18 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         rss_met: peak_rss_with_sweep_mb < GOAL_RSS_MB,
         errors,
         errors_met: errors == 0,
+        one_to_nginx: province.one_ratio,
+        uniform_to_nginx: province.uniform_ratio,
+        uniform_met: province.uniform_ratio.is_some_and(|r| r >= 0.5)
+            && province.uniform_p99_ms < 20.0,
+        uniform_p99_ms: province.uniform_p99_ms,
+        first_read_p99_ms: province.first_read_p99_ms,
+        publish_seconds: province.publish_seconds,
+        statistics_rps,
     };
     let mut scenarios: Vec<Scenario> =
         vec![s1, s2, s3, s4, s5, s5w, s6, s7, limit1, limit2, limit6];
+    scenarios.append(&mut province.scenarios);
     if let Some(mut p) = peer {
         p.ratio_to_limit = Some(p.throughput / scenarios[8].throughput.max(1e-9));
         scenarios.push(p);

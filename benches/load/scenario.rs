@@ -119,6 +119,14 @@ pub(crate) struct Goals {
     pub(crate) rss_met: bool,
     pub(crate) errors: u64,
     pub(crate) errors_met: bool,
+    /// quanze / nginx serving the same bytes: one township (≥ 0.8), uniform (≥ 0.5).
+    pub(crate) one_to_nginx: Option<f64>,
+    pub(crate) uniform_to_nginx: Option<f64>,
+    pub(crate) uniform_met: bool,
+    pub(crate) uniform_p99_ms: f64,
+    pub(crate) first_read_p99_ms: f64,
+    pub(crate) publish_seconds: f64,
+    pub(crate) statistics_rps: f64,
 }
 
 #[derive(Serialize)]

@@ -643,8 +643,19 @@ pub fn generate(
                         "属地管理事项责任清单"
                     }
                 );
-                let summary = if v == 1 { "首次发布" } else { "动态调整" };
-                publish_now(db, publication, county, kind, (&title, summary), effective_from)?;
+                let summary = if v == 1 {
+                    "首次发布"
+                } else {
+                    "动态调整"
+                };
+                publish_now(
+                    db,
+                    publication,
+                    county,
+                    kind,
+                    (&title, summary),
+                    effective_from,
+                )?;
                 publications += 1;
             }
         }
@@ -737,7 +748,15 @@ pub fn publish_now(
             effective_from: Some(effective_from),
         };
         let signer = &publication.signing;
-        Versions::publish(conn, &compiler, workflow, signer, &key_v, current.revision, input)
+        Versions::publish(
+            conn,
+            &compiler,
+            workflow,
+            signer,
+            &key_v,
+            current.revision,
+            input,
+        )
     })
 }
 

@@ -21,6 +21,7 @@ pub mod keys;
 pub mod openapi;
 pub mod organisations;
 pub mod paging;
+pub mod public;
 pub mod publication;
 pub mod regions;
 pub mod revision;
@@ -135,8 +136,7 @@ fn read_replica(
 /// Every route of the service, each declared once (see `http::Routes`). The router tries
 /// routes in this order, so the public read path that portals hit all day comes first.
 pub fn routes(cfg: &mut crate::http::Routes) {
-    publication::public::routes(cfg);
-    publication::feed::routes(cfg);
+    public::routes(cfg);
     health::routes(cfg);
     openapi::routes(cfg);
     regions::routes(cfg);
@@ -172,6 +172,7 @@ pub fn build_app(
         .configure(routes)
         .into_app()
         .default_service(web::to(http::not_found))
+        .wrap(from_fn(public::caching))
         .wrap(from_fn(http::idempotency))
         .wrap(Compress::default())
         .wrap(from_fn(http::request_id))

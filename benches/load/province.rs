@@ -84,7 +84,15 @@ pub(crate) fn alternate_over(
     );
     let mode = format!("closed loop, {n} connections");
     let (raw, usage) = Raw::combine(anchor_side);
-    let anchor_scenario = scenario(anchor_key, &anchor_name, "nginx", mode.clone(), n, raw, &usage);
+    let anchor_scenario = scenario(
+        anchor_key,
+        &anchor_name,
+        "nginx",
+        mode.clone(),
+        n,
+        raw,
+        &usage,
+    );
     let (raw, usage) = Raw::combine(quanze_side);
     let mut quanze_scenario = scenario(key, &name, "quanze", mode, n, raw, &usage);
     quanze_scenario.ratio_to_limit = Some(ratios[ratios.len() / 2]);
@@ -158,10 +166,17 @@ pub(crate) fn province_reads(
         ("1n", "one township's slice".into(), &one),
         (
             "8",
-            format!("a township drawn uniformly from all {} each request", everyone.len()),
+            format!(
+                "a township drawn uniformly from all {} each request",
+                everyone.len()
+            ),
             &uniform,
         ),
-        ("9", "a township drawn by Zipf's law (s = 1)".into(), &zipfian),
+        (
+            "9",
+            "a township drawn by Zipf's law (s = 1)".into(),
+            &zipfian,
+        ),
         (
             "7n",
             format!("the sweep of (7): {} counties, shuffled", sweep.len()),
@@ -178,7 +193,10 @@ pub(crate) fn province_reads(
                     quanze,
                     anchor,
                     (key, name.clone()),
-                    (&anchor_key, format!("nginx: {name}, the same bytes from files")),
+                    (
+                        &anchor_key,
+                        format!("nginx: {name}, the same bytes from files"),
+                    ),
                     paths,
                 );
                 out.notes.push(note);
@@ -240,7 +258,9 @@ pub(crate) fn first_reads_after_publication(
         paths.extend(townships.iter().map(|t| slice_path(t)));
     }
     drop(service);
-    std::thread::sleep(Duration::from_millis(ctx.config.publication.in_force_cache_ms + 300));
+    std::thread::sleep(Duration::from_millis(
+        ctx.config.publication.in_force_cache_ms + 300,
+    ));
     let list = Arc::new(paths.iter().map(|p| get(quanze.host, p, &[])).collect());
     let count = paths.len() as u64;
     let (raw, usage) = measured(quanze.pid, ctx.ticks_per_sec, || {
@@ -257,7 +277,15 @@ pub(crate) fn first_reads_after_publication(
         paths.len(),
         seconds.len()
     );
-    let first = scenario("10", &name, "quanze", "one connection, each once".into(), 1, raw, &usage);
+    let first = scenario(
+        "10",
+        &name,
+        "quanze",
+        "one connection, each once".into(),
+        1,
+        raw,
+        &usage,
+    );
     out.first_read_p99_ms = first.p99_ms;
     out.publish_seconds = seconds.iter().copied().fold(0.0, f64::max);
     out.notes.push(format!(

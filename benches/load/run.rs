@@ -702,7 +702,10 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         &usage,
     );
     let mut nginx = nginx_binary().map(|binary| start_nginx(ctx, &binary, &files, tag));
-    let nginx_host = nginx.as_ref().map(|n| n.addr.to_string()).unwrap_or_default();
+    let nginx_host = nginx
+        .as_ref()
+        .map(|n| n.addr.to_string())
+        .unwrap_or_default();
     let quanze_target = Target {
         pid,
         addr: quanze.addr,

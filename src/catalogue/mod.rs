@@ -48,8 +48,12 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(get_item)
         .service(update_item)
         .service(delete_item)
-        .service(diff_editions)
-        .service(public_list_editions)
+        .service(diff_editions);
+}
+
+/// Registers the anonymous routes (see `crate::public`).
+pub fn public_routes(cfg: &mut crate::http::Routes) {
+    cfg.service(public_list_editions)
         .service(public_get_edition)
         .service(public_list_items)
         .service(public_get_item)

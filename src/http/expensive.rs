@@ -386,9 +386,9 @@ impl MessageBody for SharedBody {
 
 /// Whether the request already holds the representation tagged `etag` (`If-None-Match`,
 /// weak and `*` forms too), compared as bytes.
-pub fn not_modified(req: &HttpRequest, etag: &HeaderValue) -> bool {
+pub fn not_modified(headers: &header::HeaderMap, etag: &HeaderValue) -> bool {
     let etag = etag.as_bytes();
-    req.headers()
+    headers
         .get_all(header::IF_NONE_MATCH)
         .flat_map(|v| v.as_bytes().split(|b| *b == b','))
         .map(|t| t.trim_ascii())
@@ -402,7 +402,7 @@ pub fn shared_json(
     answer: &SharedAnswer,
     cache_control: &'static str,
 ) -> HttpResponse {
-    let fresh = not_modified(req, &answer.etag);
+    let fresh = not_modified(req.headers(), &answer.etag);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {

@@ -125,7 +125,7 @@ fn cached(
         Encoded::Gzip(_) => &tags.gzip,
         Encoded::Identity(_) => &tags.identity,
     };
-    let fresh = not_modified(req, tag);
+    let fresh = not_modified(req.headers(), tag);
     let mut response = if fresh {
         HttpResponse::NotModified()
     } else {

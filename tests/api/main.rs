@@ -13,6 +13,7 @@ mod foundation;
 mod generate;
 mod hostile;
 mod organisations;
+mod public;
 mod regions;
 mod retries;
 mod tokens;

@@ -253,8 +253,8 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         "Every township's slice read once before the scenarios ({} slices, {:.0} MB): p50 {} ms, p99 {} ms, max {} ms.",
         first_reads.len(),
         files.bytes as f64 / MIB,
-        ms(percentile(&first_reads, 0.5) / 1000.0),
-        ms(percentile(&first_reads, 0.99) / 1000.0),
+        ms(percentile(&first_reads, 0.5)),
+        ms(percentile(&first_reads, 0.99)),
         ms(first_reads.last().copied().unwrap_or(0) as f64 / 1000.0)
     ));
 

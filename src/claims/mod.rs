@@ -21,14 +21,14 @@ pub use stats::{
 };
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
 use crate::auth::{Permission, Principal};
 use crate::error::{AppError, AppResult, Problem};
-use crate::http::expensive::WorkClass;
+use crate::http::expensive::{shared_json, WorkClass};
 use crate::http::{with_etag, write_csv, IfMatch, Page, PageParams, ValidJson};
 use crate::regions::{county_path, Level, RegionCode};
 use crate::AppState;
@@ -272,21 +272,44 @@ pub async fn export_claims(
 #[utoipa::path(
     tag = "claims",
     params(("round" = i64, Path, description = "Round id")),
-    responses((status = 200, body = RoundStatistics))
+    responses(
+        (status = 200, body = RoundStatistics, headers(("ETag" = String, description = "Changes when a claim of the round moves"))),
+        (status = 304, description = "Not modified (If-None-Match)")
+    )
 )]
 #[get("/api/v1/claim-rounds/{round}/statistics")]
 pub async fn get_round_statistics(
+    req: HttpRequest,
     state: web::Data<AppState>,
     principal: Principal,
     round: web::Path<i64>,
-) -> AppResult<web::Json<RoundStatistics>> {
+) -> AppResult<HttpResponse> {
     let round = readable_round(&state, &principal, round.into_inner()).await?;
     let township = model::reader_township(&principal);
+    // The statistics change only when a claim moves: an answer is made once per change and
+    // kept, and a client that holds it is told so (304).
+    let key = format!(
+        "round-statistics\n{}\n{}\n{}",
+        round.id,
+        township.as_deref().unwrap_or("*"),
+        round.counts_revision
+    );
     let db = state.db.clone();
-    let read =
-        move || db.read_blocking(|conn| round_statistics(conn, round.id, township.as_deref()));
-    let stats = state.gates.run(WorkClass::Statistics, read).await?;
-    Ok(web::Json(stats))
+    let read = move || {
+        let stats =
+            db.read_blocking(|conn| round_statistics(conn, round.id, township.as_deref()))?;
+        Ok(serde_json::to_vec(&stats)?)
+    };
+    let answer = match state.shared.ready(&key) {
+        Some(answer) => answer,
+        None => {
+            state
+                .shared
+                .get_or_render(&state.gates, WorkClass::Statistics, key, read)
+                .await?
+        }
+    };
+    Ok(shared_json(&req, &answer, "private, no-cache"))
 }
 
 /// A township's answer.

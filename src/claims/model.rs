@@ -69,6 +69,9 @@ pub struct Round {
     /// Closed, UTC.
     #[serde(with = "crate::timestamp::utc_option")]
     pub closed_at: Option<NaiveDateTime>,
+    /// Changes to the round's statistics so far.
+    #[serde(skip)]
+    pub counts_revision: i64,
 }
 
 #[derive(Debug, Insertable)]

@@ -190,6 +190,11 @@ impl ClaimCounts {
                 )));
             }
         }
+        if !deltas.is_empty() {
+            diesel::update(claim_rounds::table.find(round))
+                .set(claim_rounds::counts_revision.eq(claim_rounds::counts_revision + 1))
+                .execute(conn)?;
+        }
         Ok(())
     }
 }

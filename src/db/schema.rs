@@ -142,6 +142,7 @@ diesel::table! {
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
         items_offered -> BigInt,
+        counts_revision -> BigInt,
     }
 }
 

@@ -11,8 +11,10 @@ CREATE TABLE claim_counts (
   claims        BIGINT NOT NULL CHECK (claims >= 0),
   PRIMARY KEY (round_id, township_code, category, domain, state)
 );
--- Distinct items a round offers, counted once when it opens.
+-- Distinct items a round offers, counted once when it opens; and a count of the changes
+-- to its statistics, so that an answer made from them is kept until they change.
 ALTER TABLE claim_rounds ADD COLUMN items_offered BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE claim_rounds ADD COLUMN counts_revision BIGINT NOT NULL DEFAULT 0;
 
 INSERT INTO claim_counts (round_id, township_code, category, domain, state, claims)
 SELECT g.round_id, g.township_code, g.category, g.domain, s.state, COALESCE(n.claims, 0)

@@ -29,53 +29,57 @@ pub(crate) struct ProvinceReads {
 /// Draws of townships a scenario cycles through.
 const DRAWS: usize = 200_000;
 
-/// `paths` against quanze and against the anchor in alternating rounds, each round starting
-/// further into the list, so that no round replays what the one before left in memory.
-/// Returns the anchor's scenario, quanze's (carrying the median ratio) and a note.
-pub(crate) fn alternate_over(
-    ctx: &Ctx,
-    quanze: Target,
-    anchor: Target,
-    (key, name): (&str, String),
-    (anchor_key, anchor_name): (&str, String),
-    paths: &[String],
-) -> (Scenario, Scenario, String) {
+/// One side of an alternation: a server, how its scenario is named, and the requests it
+/// cycles through.
+pub(crate) struct Side<'a> {
+    pub(crate) target: Target<'a>,
+    pub(crate) server: &'static str,
+    pub(crate) key: &'a str,
+    pub(crate) name: String,
+    pub(crate) requests: Vec<Vec<u8>>,
+}
+
+/// quanze and an anchor in alternating rounds on the same requests, so that whatever the
+/// machine does meanwhile (a VM's neighbours, the CPU's clock) weighs on both alike; each
+/// round starts further into the list, so that no round replays what the one before left
+/// in memory. Returns the anchor's scenario, quanze's (carrying the median of the rounds'
+/// ratios) and a note listing the rounds'.
+pub(crate) fn alternate(ctx: &Ctx, quanze: Side, anchor: Side) -> (Scenario, Scenario, String) {
     let s = &ctx.settings;
     let n = s.connections;
     let round_length = s.duration() / ROUNDS as u32;
     let round_max = (s.max_requests / ROUNDS as u64).max(1);
-    let requests = |target: Target, round: usize| -> Vec<Vec<u8>> {
-        let start = round * paths.len() / ROUNDS;
-        paths[start..]
-            .iter()
-            .chain(&paths[..start])
-            .map(|p| get(target.host, p, &[]))
-            .collect()
-    };
-    let run = |target: Target, round: usize| {
-        let list = Arc::new(requests(target, round));
+    let run = |side: &Side, round: usize| {
+        let start = round * side.requests.len() / ROUNDS;
+        let mut list = side.requests.clone();
+        list.rotate_left(start);
+        let target = side.target;
         measured(target.pid, ctx.ticks_per_sec, || {
-            ctx.rt
-                .block_on(closed_loop(target.addr, list, n, round_max, round_length))
+            ctx.rt.block_on(closed_loop(
+                target.addr,
+                Arc::new(list),
+                n,
+                round_max,
+                round_length,
+            ))
         })
     };
     let (mut anchor_side, mut quanze_side) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        anchor_side.push(run(anchor, round));
-        quanze_side.push(run(quanze, round));
+        anchor_side.push(run(&anchor, round));
+        quanze_side.push(run(&quanze, round));
     }
+    let rate = |raw: &Raw| raw.latencies_us.len() as f64 / raw.elapsed.max(1e-9);
     let mut ratios: Vec<f64> = anchor_side
         .iter()
         .zip(&quanze_side)
-        .map(|((a, _), (q, _))| {
-            q.latencies_us.len() as f64
-                / q.elapsed.max(1e-9)
-                / (a.latencies_us.len() as f64 / a.elapsed.max(1e-9)).max(1e-9)
-        })
+        .map(|((a, _), (q, _))| rate(q) / rate(a).max(1e-9))
         .collect();
     ratios.sort_by(f64::total_cmp);
     let note = format!(
-        "({key})/({anchor_key}) per round, in order of size: {}; the ratio reported is their median.",
+        "({})/({}) per round, in order of size: {}; the ratio reported is their median.",
+        quanze.key,
+        anchor.key,
         ratios
             .iter()
             .map(|r| format!("{r:.2}"))
@@ -85,16 +89,16 @@ pub(crate) fn alternate_over(
     let mode = format!("closed loop, {n} connections");
     let (raw, usage) = Raw::combine(anchor_side);
     let anchor_scenario = scenario(
-        anchor_key,
-        &anchor_name,
-        "nginx",
+        anchor.key,
+        &anchor.name,
+        anchor.server,
         mode.clone(),
         n,
         raw,
         &usage,
     );
     let (raw, usage) = Raw::combine(quanze_side);
-    let mut quanze_scenario = scenario(key, &name, "quanze", mode, n, raw, &usage);
+    let mut quanze_scenario = scenario(quanze.key, &quanze.name, "quanze", mode, n, raw, &usage);
     quanze_scenario.ratio_to_limit = Some(ratios[ratios.len() / 2]);
     (anchor_scenario, quanze_scenario, note)
 }
@@ -188,16 +192,25 @@ pub(crate) fn province_reads(
         let (measured, ratio) = match nginx {
             Some(anchor) => {
                 let anchor_key = format!("N{}", key.trim_end_matches('n'));
-                let (anchor_scenario, scenario, note) = alternate_over(
+                let requests = |target: Target| -> Vec<Vec<u8>> {
+                    paths.iter().map(|p| get(target.host, p, &[])).collect()
+                };
+                let (anchor_scenario, scenario, note) = alternate(
                     ctx,
-                    quanze,
-                    anchor,
-                    (key, name.clone()),
-                    (
-                        &anchor_key,
-                        format!("nginx: {name}, the same bytes from files"),
-                    ),
-                    paths,
+                    Side {
+                        target: quanze,
+                        server: "quanze",
+                        key,
+                        name: name.clone(),
+                        requests: requests(quanze),
+                    },
+                    Side {
+                        target: anchor,
+                        server: "nginx",
+                        key: &anchor_key,
+                        name: format!("nginx: {name}, the same bytes from files"),
+                        requests: requests(anchor),
+                    },
                 );
                 out.notes.push(note);
                 out.scenarios.push(anchor_scenario);

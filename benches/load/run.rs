@@ -362,81 +362,61 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     // whatever the machine does meanwhile (a VM's neighbours, the CPU's clock) weighs on
     // both alike: a limit measured minutes apart varied by a quarter between runs.
     eprintln!("   (1) slice and (2) revalidation, alternating with the limit in {ROUNDS} rounds");
-    let round_length = s.duration() / ROUNDS as u32;
     let round_max = (s.max_requests / ROUNDS as u64).max(1);
     let (limit_pid, limit_addr, quanze_addr) = (limit.pid(), limit.addr, quanze.addr);
-    // One quanze scenario and its limit, alternated; the quanze one carries the median
-    // ratio, and a note lists the rounds'.
-    let alternate = |(key, name): (&str, String),
-                     (limit_key, limit_name): (&str, &str),
-                     requests: Vec<u8>,
-                     limit_requests: Vec<u8>| {
-        let mut limit_side = Vec::new();
-        let mut quanze_side = Vec::new();
-        let round = |server: u32, addr: SocketAddr, request: &Vec<u8>| {
-            measured(server, ctx.ticks_per_sec, || {
-                let requests = Arc::new(vec![request.clone()]);
-                ctx.rt
-                    .block_on(closed_loop(addr, requests, n, round_max, round_length))
-            })
-        };
-        for _ in 0..ROUNDS {
-            limit_side.push(round(limit_pid, limit_addr, &limit_requests));
-            quanze_side.push(round(pid, quanze_addr, &requests));
-        }
-        let mut ratios: Vec<f64> = limit_side
-            .iter()
-            .zip(&quanze_side)
-            .map(|((l, _), (q, _))| {
-                q.latencies_us.len() as f64
-                    / q.elapsed.max(1e-9)
-                    / (l.latencies_us.len() as f64 / l.elapsed.max(1e-9)).max(1e-9)
-            })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let note = format!(
-            "({key})/({limit_key}) per round, in order of size: {}; the ratio reported is their median.",
-            ratios
-                .iter()
-                .map(|r| format!("{r:.2}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let (limit_raw, limit_usage) = Raw::combine(limit_side);
-        let (raw, usage) = Raw::combine(quanze_side);
-        let limit_scenario = scenario(
-            limit_key,
-            limit_name,
-            "limit",
-            closed_mode(n),
-            n,
-            limit_raw,
-            &limit_usage,
-        );
-        let mut quanze_scenario = scenario(key, &name, "quanze", closed_mode(n), n, raw, &usage);
-        quanze_scenario.ratio_to_limit = Some(ratios[ratios.len() / 2]);
-        (limit_scenario, quanze_scenario, note)
+    let quanze_target = Target {
+        pid,
+        addr: quanze_addr,
+        host: &host,
+    };
+    let limit_target = Target {
+        pid: limit_pid,
+        addr: limit_addr,
+        host: &limit_host,
     };
     let (limit1, s1, note) = alternate(
-        (
-            "1",
-            format!(
+        ctx,
+        Side {
+            target: quanze_target,
+            server: "quanze",
+            key: "1",
+            name: format!(
                 "township slice of the power list in force ({} KB)",
                 slice.len() / 1024
             ),
-        ),
-        ("L1", "limit: the same slice bytes from memory"),
-        get(&host, &slice_path, &[]),
-        get(&limit_host, &slice_path, &[]),
+            requests: vec![get(&host, &slice_path, &[])],
+        },
+        Side {
+            target: limit_target,
+            server: "limit",
+            key: "L1",
+            name: "limit: the same slice bytes from memory".into(),
+            requests: vec![get(&limit_host, &slice_path, &[])],
+        },
     );
     notes.push(note);
     quanze.check_alive("scenario (1)");
     limit.check_alive("scenario L1");
     let (limit2, s2, note) = alternate(
-        ("2", "the same with If-None-Match (304)".to_string()),
-        ("L2", "limit: the same with If-None-Match (304)"),
-        get(&host, &slice_path, &if_none_match(&picked.township)),
-        get(&limit_host, &slice_path, &if_none_match(&picked.township)),
+        ctx,
+        Side {
+            target: quanze_target,
+            server: "quanze",
+            key: "2",
+            name: "the same with If-None-Match (304)".into(),
+            requests: vec![get(&host, &slice_path, &if_none_match(&picked.township))],
+        },
+        Side {
+            target: limit_target,
+            server: "limit",
+            key: "L2",
+            name: "limit: the same with If-None-Match (304)".into(),
+            requests: vec![get(
+                &limit_host,
+                &slice_path,
+                &if_none_match(&picked.township),
+            )],
+        },
     );
     notes.push(note);
     quanze.check_alive("scenario (2)");
@@ -706,11 +686,6 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
         .as_ref()
         .map(|n| n.addr.to_string())
         .unwrap_or_default();
-    let quanze_target = Target {
-        pid,
-        addr: quanze.addr,
-        host: &host,
-    };
     let nginx_target = nginx.as_ref().map(|n| Target {
         pid: n.pid(),
         addr: n.addr,

@@ -48,7 +48,8 @@ pub(crate) fn start_nginx(ctx: &Ctx, binary: &Path, files: &Files, tag: &str) ->
            client_body_temp_path {prefix}/tmp;\n  proxy_temp_path {prefix}/tmp;\n\
            fastcgi_temp_path {prefix}/tmp;\n  uwsgi_temp_path {prefix}/tmp;\n  scgi_temp_path {prefix}/tmp;\n\
            server {{\n    listen 127.0.0.1:{port} backlog=4096;\n    root {root};\n\
-             location / {{ try_files $uri =404; }}\n  }}\n}}\n",
+             location / {{ try_files $uri =404; }}\n\
+             location /gz/ {{ add_header Content-Encoding gzip; add_header Vary Accept-Encoding; try_files $uri =404; }}\n  }}\n}}\n",
         prefix = prefix.display(),
         root = prefix.display(),
         log = ctx.dir.join(format!("nginx-{tag}-error.log")).display(),

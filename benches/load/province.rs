@@ -124,8 +124,14 @@ fn slice_path(township: &str) -> String {
     format!("/public/v1/townships/{township}/power-list")
 }
 
-/// Reads every township's slice once (the first reads of the province, from storage) and
-/// keeps the bytes for nginx.
+/// Where nginx keeps a slice's gzip copy: its own path, answered with
+/// `Content-Encoding: gzip`.
+fn gzip_path(path: &str) -> String {
+    format!("/gz{path}")
+}
+
+/// Reads every township's slice once, as it is and gzipped (the first reads of the
+/// province, from storage), and keeps both for nginx.
 pub(crate) fn read_every_slice(ctx: &Ctx, base: &str, picked: &Picked) -> (Files, Vec<u32>) {
     let mut files = Files::new();
     let mut latencies = Vec::with_capacity(picked.all_townships.len());
@@ -141,6 +147,17 @@ pub(crate) fn read_every_slice(ctx: &Ctx, base: &str, picked: &Picked) -> (Files
         let body = response.bytes().expect("the slice");
         latencies.push(started.elapsed().as_micros() as u32);
         files.put(&path, &body);
+        let gzipped = ctx
+            .http
+            .get(format!("{base}{path}"))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .expect("a gzipped slice");
+        assert_eq!(gzipped.headers()["content-encoding"], "gzip", "GET {path}");
+        files.put(
+            &gzip_path(&path),
+            &gzipped.bytes().expect("the gzipped slice"),
+        );
     }
     latencies.sort_unstable();
     (files, latencies)
@@ -166,7 +183,7 @@ pub(crate) fn province_reads(
         .collect();
     let sweep: Vec<String> = picked.sweep.iter().map(|t| slice_path(t)).collect();
     let one = vec![slice_path(&picked.township)];
-    let cases: [(&str, String, &[String]); 4] = [
+    let cases: [(&str, String, &[String]); 5] = [
         ("1n", "one township's slice".into(), &one),
         (
             "8",
@@ -174,6 +191,11 @@ pub(crate) fn province_reads(
                 "a township drawn uniformly from all {} each request",
                 everyone.len()
             ),
+            &uniform,
+        ),
+        (
+            "8g",
+            "the same as (8), gzip accepted (as browsers and portals do)".into(),
             &uniform,
         ),
         (
@@ -192,9 +214,20 @@ pub(crate) fn province_reads(
         let (measured, ratio) = match nginx {
             Some(anchor) => {
                 let anchor_key = format!("N{}", key.trim_end_matches('n'));
-                let requests = |target: Target| -> Vec<Vec<u8>> {
-                    paths.iter().map(|p| get(target.host, p, &[])).collect()
-                };
+                // (8g) asks for gzip; nginx keeps the gzip copies at their own paths.
+                let gzip = key.ends_with('g');
+                let accept = [("Accept-Encoding", "gzip".to_string())];
+                let quanze_requests = paths
+                    .iter()
+                    .map(|p| get(quanze.host, p, if gzip { &accept } else { &[] }))
+                    .collect();
+                let anchor_requests = paths
+                    .iter()
+                    .map(|p| match gzip {
+                        true => get(anchor.host, &gzip_path(p), &accept),
+                        false => get(anchor.host, p, &[]),
+                    })
+                    .collect();
                 let (anchor_scenario, scenario, note) = alternate(
                     ctx,
                     Side {
@@ -202,14 +235,14 @@ pub(crate) fn province_reads(
                         server: "quanze",
                         key,
                         name: name.clone(),
-                        requests: requests(quanze),
+                        requests: quanze_requests,
                     },
                     Side {
                         target: anchor,
                         server: "nginx",
                         key: &anchor_key,
                         name: format!("nginx: {name}, the same bytes from files"),
-                        requests: requests(anchor),
+                        requests: anchor_requests,
                     },
                 );
                 out.notes.push(note);
@@ -217,6 +250,7 @@ pub(crate) fn province_reads(
                 let ratio = scenario.ratio_to_limit;
                 (scenario, ratio)
             }
+            None if key.ends_with('g') => continue,
             None => (alone(ctx, quanze, (key, name), paths), None),
         };
         match key {

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -425,7 +426,14 @@ pub struct PublishedCache {
     /// Held while a version published before its bytes were made at publication is
     /// rendered on demand, so that it is rendered once.
     renderer: Mutex<()>,
+    /// Bytes read into memory since freed memory was last handed back.
+    loaded_since_trim: AtomicUsize,
 }
+
+/// How much is read into memory (and, the budget being full, let go of) between two
+/// hand-backs of freed memory: glibc keeps what the evicted entries held in its arenas,
+/// and under reads across the province resident memory would climb far past the budget.
+const TRIM_EVERY_BYTES: usize = 64 * 1024 * 1024;
 
 impl PublishedCache {
     /// Caches holding about `max_bytes` of published bytes, trusting an in-force answer
@@ -445,6 +453,7 @@ impl PublishedCache {
             in_force: RwLock::new(HashMap::new()),
             in_force_ttl,
             renderer: Mutex::new(()),
+            loaded_since_trim: AtomicUsize::new(0),
         }
     }
 
@@ -537,7 +546,9 @@ impl PublishedCache {
         let held = self
             .held
             .try_get_with(HeldKey::Document(id), || {
-                load().map(|published| Held::Document(Arc::new(published)))
+                let held = load().map(|published| Held::Document(Arc::new(published)))?;
+                self.loaded(held.weight());
+                Ok(held)
             })
             .map_err(shared_error)?;
         self.forget_if_oversized(&HeldKey::Document(id), &held);
@@ -567,13 +578,26 @@ impl PublishedCache {
         let held = self
             .held
             .try_get_with(key.clone(), || {
-                load().map(|slice| Held::Slice(Arc::new(slice)))
+                let held = load().map(|slice| Held::Slice(Arc::new(slice)))?;
+                self.loaded(held.weight());
+                Ok(held)
             })
             .map_err(shared_error)?;
         self.forget_if_oversized(&key, &held);
         match held {
             Held::Slice(slice) => Ok(slice),
             Held::Document(_) => Err(AppError::Internal("a document held as a slice".into())),
+        }
+    }
+
+    /// Counts bytes read into memory, handing freed memory back every so often.
+    fn loaded(&self, bytes: u32) {
+        let before = self
+            .loaded_since_trim
+            .fetch_add(bytes as usize, Ordering::Relaxed);
+        if before + bytes as usize >= TRIM_EVERY_BYTES {
+            self.loaded_since_trim.store(0, Ordering::Relaxed);
+            crate::http::expensive::release_freed_memory();
         }
     }
 

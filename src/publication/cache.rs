@@ -18,50 +18,55 @@ use serde_json::Value;
 
 use super::document::ListKind;
 use super::model::{Version, Versions};
-use super::rendered::StoredSlice;
+use super::rendered::StoredPart;
 use crate::db::DbConnection;
 use crate::error::{AppError, AppResult};
 use crate::keys::SigningKeys;
 use crate::regions::RegionCode;
 use crate::text::searchable;
 
-/// One township's part of a published power list, as stored at publication.
+/// One representation of a township's part of a published power list, as stored at
+/// publication: its bytes as they are or their gzip copy, each held on its own, so that
+/// memory keeps what clients ask for (the gzip copies of a whole province fit the default
+/// budget; the bytes as they are, twenty times larger, do not).
 pub struct Slice {
-    /// The rendered answer (canonical JSON).
+    /// The answer's bytes: canonical JSON, or its gzip copy.
     pub bytes: Bytes,
-    /// The same bytes gzip-compressed.
-    pub gzip: Bytes,
-    /// Their strong ETags (from the SHA-256 of the bytes).
+    /// Whether `bytes` is the gzip copy.
+    pub gzip: bool,
+    /// The strong ETags of the slice's representations.
     pub tags: EntityTags,
-    /// The detached JWS over the bytes.
+    /// The detached JWS over the slice as it is (what a client reads after decoding).
     pub signature: HeaderValue,
-    /// Where each item lies in `bytes`, made on the first filtered request.
+    /// Where each item lies in `bytes` (the JSON, not the gzip copy), made on the first
+    /// filtered request.
     pub index: OnDemand<SliceIndex>,
     /// The version's own public address, for `Content-Location`.
     pub location: HeaderValue,
 }
 
 impl Slice {
-    /// A stored slice of `version`, ready to serve.
-    pub fn from_stored(stored: StoredSlice, version: &Version) -> AppResult<Slice> {
+    /// A stored representation of a slice of `version`, ready to serve.
+    pub fn from_stored(stored: StoredPart, gzip: bool, version: &Version) -> AppResult<Slice> {
         Ok(Slice {
             location: location_of(version)?,
             tags: EntityTags::of(&stored.content_hash),
             signature: HeaderValue::try_from(stored.signature).map_err(|e| {
-                AppError::Internal(format!(
-                    "the stored signature of version {} township {}: {e}",
-                    stored.version_id, stored.township
-                ))
+                AppError::Internal(format!("a stored signature of version {}: {e}", version.id))
             })?,
-            bytes: Bytes::from(stored.body),
-            gzip: Bytes::from(stored.body_gzip),
+            bytes: Bytes::from(stored.bytes),
+            gzip,
             index: OnDemand::default(),
         })
     }
 
     fn weight(&self) -> usize {
-        let identity = self.bytes.len() + self.gzip.len();
-        identity + self.bytes.len() / INDEX_RESERVE_DIVISOR
+        let index = if self.gzip {
+            0
+        } else {
+            self.bytes.len() / INDEX_RESERVE_DIVISOR
+        };
+        self.bytes.len() + index
     }
 }
 
@@ -384,7 +389,7 @@ type InForceKey = (String, ListKind, NaiveDate);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum HeldKey {
     Document(i64),
-    Slice(i64, Box<str>),
+    Slice(i64, Box<str>, bool),
 }
 
 #[derive(Clone)]
@@ -558,9 +563,12 @@ impl PublishedCache {
         }
     }
 
-    /// A township's slice from memory, if there.
-    pub fn slice(&self, version: i64, township: &str) -> Option<Arc<Slice>> {
-        match self.held.get(&HeldKey::Slice(version, township.into())) {
+    /// A township's slice (as it is, or its gzip copy) from memory, if there.
+    pub fn slice(&self, version: i64, township: &str, gzip: bool) -> Option<Arc<Slice>> {
+        match self
+            .held
+            .get(&HeldKey::Slice(version, township.into(), gzip))
+        {
             Some(Held::Slice(slice)) => Some(slice),
             _ => None,
         }
@@ -572,9 +580,10 @@ impl PublishedCache {
         &self,
         version: i64,
         township: &str,
+        gzip: bool,
         load: impl FnOnce() -> AppResult<Slice>,
     ) -> AppResult<Arc<Slice>> {
-        let key = HeldKey::Slice(version, township.into());
+        let key = HeldKey::Slice(version, township.into(), gzip);
         let held = self
             .held
             .try_get_with(key.clone(), || {
@@ -675,7 +684,7 @@ mod tests {
             loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(Slice {
                 bytes: Bytes::from(vec![b' '; size]),
-                gzip: Bytes::from(vec![b' '; size / 20]),
+                gzip: false,
                 tags: EntityTags::of("00"),
                 signature: HeaderValue::from_static("x..y"),
                 index: OnDemand::default(),
@@ -684,8 +693,8 @@ mod tests {
         };
         for township in 0..200 {
             let code = format!("5105210{township:05}");
-            let first = cache.load_slice(1, &code, || slice(4096)).unwrap();
-            let again = cache.load_slice(1, &code, || slice(4096)).unwrap();
+            let first = cache.load_slice(1, &code, false, || slice(4096)).unwrap();
+            let again = cache.load_slice(1, &code, false, || slice(4096)).unwrap();
             assert!(
                 Arc::ptr_eq(&first, &again),
                 "read from memory the second time"
@@ -698,14 +707,17 @@ mod tests {
             "{} bytes held over a budget of {budget}",
             cache.held.weighted_size()
         );
-        let missing = cache.load_slice(2, "510521000001", || {
+        let missing = cache.load_slice(2, "510521000001", false, || {
             Err(AppError::NotFound("no such township".into()))
         });
         assert!(
             matches!(missing, Err(AppError::NotFound(_))),
             "a 404 stays a 404"
         );
-        assert!(cache.slice(2, "510521000001").is_none(), "and is not kept");
+        assert!(
+            cache.slice(2, "510521000001", false).is_none(),
+            "and is not kept"
+        );
     }
 
     #[test]

@@ -213,43 +213,41 @@ async fn document(state: &AppState, version: Arc<Version>) -> AppResult<Arc<Publ
     .await?
 }
 
-/// A township's slice of a published power list: from memory, or its stored bytes read
-/// once however many ask for them at once. A version published before its bytes were made
-/// at publication has them made now, once.
+/// A township's slice of a published power list, as it is or its gzip copy: from memory,
+/// or that representation's stored bytes read once however many ask for them at once. A
+/// version published before its bytes were made at publication has them made now, once.
 async fn township_slice(
     state: &AppState,
     version: Arc<Version>,
     township: RegionCode,
+    gzip: bool,
 ) -> AppResult<Arc<Slice>> {
-    if let Some(hit) = state.publication.cache.slice(version.id, township.as_str()) {
+    let cache = &state.publication.cache;
+    if let Some(hit) = cache.slice(version.id, township.as_str(), gzip) {
         return Ok(hit);
     }
     let publication = state.publication.clone();
     let (db, reads) = (state.db.clone(), state.reads.clone());
     web::block(move || {
-        publication
-            .cache
-            .load_slice(version.id, township.as_str(), || {
-                let read = || {
-                    reads.read_blocking(|conn| Rendered::slice(conn, version.id, township.as_str()))
-                };
-                // Made on the primary and read from it: a replica may not have them yet.
-                let stored = match read()? {
-                    Some(stored) => Some(stored),
-                    None => {
-                        render_on_demand(&db, &publication, &version)?;
-                        db.read_blocking(|conn| {
-                            Rendered::slice(conn, version.id, township.as_str())
-                        })?
-                    }
-                };
-                let stored = stored.ok_or_else(|| {
-                    AppError::NotFound(format!(
-                        "the power list in force has no township {township}"
-                    ))
-                })?;
-                Slice::from_stored(stored, &version)
-            })
+        let code = township.as_str();
+        publication.cache.load_slice(version.id, code, gzip, || {
+            let read =
+                |conn: &mut crate::db::DbConnection| Rendered::slice(conn, version.id, code, gzip);
+            // Made on the primary and read from it: a replica may not have them yet.
+            let stored = match reads.read_blocking(read)? {
+                Some(stored) => Some(stored),
+                None => {
+                    render_on_demand(&db, &publication, &version)?;
+                    db.read_blocking(read)?
+                }
+            };
+            let stored = stored.ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "the power list in force has no township {township}"
+                ))
+            })?;
+            Slice::from_stored(stored, gzip, &version)
+        })
     })
     .await?
 }
@@ -569,15 +567,17 @@ pub async fn public_township_power_list(
     let county = code.county().expect("a township lies in a county");
     let date = parse_date("at", query.at.as_deref())?;
     let version = in_force(&state, &county, ListKind::Power, date).await?;
-    let slice = township_slice(&state, version.clone(), code.clone()).await?;
     let filter = SliceFilter {
         category: query.category.as_deref(),
         domain: query.domain.as_deref(),
         high_frequency: query.high_frequency,
     };
+    // A filtered slice is cut from the slice as it is.
+    let gzip = filter.is_empty() && accepts_gzip(&req);
+    let slice = township_slice(&state, version.clone(), code.clone(), gzip).await?;
     if filter.is_empty() {
-        let body = if accepts_gzip(&req) {
-            Encoded::Gzip(slice.gzip.clone())
+        let body = if gzip {
+            Encoded::Gzip(slice.bytes.clone())
         } else {
             Encoded::Identity(slice.bytes.clone())
         };

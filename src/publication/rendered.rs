@@ -39,6 +39,17 @@ pub struct StoredSlice {
     pub signature: String,
 }
 
+/// One representation of a stored slice.
+#[derive(Debug, Clone)]
+pub struct StoredPart {
+    /// SHA-256 (hex) of the slice as it is (the gzip copy's tag is made from it).
+    pub content_hash: String,
+    /// Detached JWS over the slice as it is.
+    pub signature: String,
+    /// The slice, or its gzip copy.
+    pub bytes: Vec<u8>,
+}
+
 /// A power list as stored, read without building a tree: each township's items stay the
 /// canonical text they were frozen as, so cutting a slice is copying.
 #[derive(serde::Deserialize)]
@@ -202,17 +213,37 @@ impl Rendered {
             .unwrap_or(false))
     }
 
-    /// A township's stored slice of a version.
+    /// One representation of a township's stored slice: its bytes as they are, or their
+    /// gzip copy; only that one is read.
     pub fn slice(
         conn: &mut DbConnection,
         version_id: i64,
         township: &str,
-    ) -> AppResult<Option<StoredSlice>> {
-        Ok(version_slices::table
-            .find((version_id, township))
-            .select(StoredSlice::as_select())
-            .first(conn)
-            .optional()?)
+        gzip: bool,
+    ) -> AppResult<Option<StoredPart>> {
+        let row = version_slices::table.find((version_id, township));
+        let part = if gzip {
+            row.select((
+                version_slices::content_hash,
+                version_slices::signature,
+                version_slices::body_gzip,
+            ))
+            .first::<(String, String, Vec<u8>)>(conn)
+        } else {
+            row.select((
+                version_slices::content_hash,
+                version_slices::signature,
+                version_slices::body,
+            ))
+            .first::<(String, String, Vec<u8>)>(conn)
+        };
+        Ok(part
+            .optional()?
+            .map(|(content_hash, signature, bytes)| StoredPart {
+                content_hash,
+                signature,
+                bytes,
+            }))
     }
 
     /// A version's document gzip-compressed, once stored.

@@ -242,86 +242,94 @@ impl Config {
 
     /// Applies `QUANZE_*` overrides read through `get`.
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
-        fn number<T: std::str::FromStr>(name: &str, value: String) -> Result<T, String> {
-            value
-                .parse()
-                .map_err(|_| format!("{name} must be a number, not {value:?}"))
-        }
-        if let Some(v) = get("QUANZE_BIND") {
-            self.server.bind = v;
-        }
-        if let Some(v) = get("QUANZE_BODY_LIMIT") {
-            self.server.body_limit = number("QUANZE_BODY_LIMIT", v)?;
-        }
-        if let Some(v) = get("QUANZE_IMPORT_LIMIT") {
-            self.server.import_limit = number("QUANZE_IMPORT_LIMIT", v)?;
-        }
-        if let Some(v) = get("QUANZE_SHUTDOWN_TIMEOUT_SECS") {
-            self.server.shutdown_timeout_secs = number("QUANZE_SHUTDOWN_TIMEOUT_SECS", v)?;
-        }
-        if let Some(v) = get("QUANZE_SEND_BUFFER_BYTES") {
-            self.server.send_buffer_bytes = number("QUANZE_SEND_BUFFER_BYTES", v)?;
-        }
-        if let Some(v) = get("QUANZE_HEAD_TIMEOUT_MS") {
-            self.server.head_timeout_ms = number("QUANZE_HEAD_TIMEOUT_MS", v)?;
-        }
-        if let Some(v) = get("QUANZE_BACKLOG") {
-            self.server.backlog = number("QUANZE_BACKLOG", v)?;
-        }
-        if let Some(v) = get("QUANZE_WORKERS") {
-            self.server.workers = number("QUANZE_WORKERS", v)?;
-        }
+        text(&get, "QUANZE_BIND", &mut self.server.bind);
+        number(&get, "QUANZE_BODY_LIMIT", &mut self.server.body_limit)?;
+        number(&get, "QUANZE_IMPORT_LIMIT", &mut self.server.import_limit)?;
+        number(
+            &get,
+            "QUANZE_SHUTDOWN_TIMEOUT_SECS",
+            &mut self.server.shutdown_timeout_secs,
+        )?;
+        number(
+            &get,
+            "QUANZE_SEND_BUFFER_BYTES",
+            &mut self.server.send_buffer_bytes,
+        )?;
+        number(
+            &get,
+            "QUANZE_HEAD_TIMEOUT_MS",
+            &mut self.server.head_timeout_ms,
+        )?;
+        number(&get, "QUANZE_BACKLOG", &mut self.server.backlog)?;
+        number(&get, "QUANZE_WORKERS", &mut self.server.workers)?;
         if let Some(v) = get("QUANZE_DATABASE_URL").or_else(|| get("DATABASE_URL")) {
             self.database.url = v;
         }
-        if let Some(v) = get("QUANZE_POOL_SIZE") {
-            self.database.pool_size = number("QUANZE_POOL_SIZE", v)?;
-        }
-        if let Some(v) = get("QUANZE_POOL_TIMEOUT_MS") {
-            self.database.pool_timeout_ms = number("QUANZE_POOL_TIMEOUT_MS", v)?;
-        }
-        if let Some(v) = get("QUANZE_DATABASE_READ_URL") {
-            self.database.read_url = v;
-        }
-        if let Some(v) = get("QUANZE_DATABASE_READ_MAX_LAG_MS") {
-            self.database.read_max_lag_ms = number("QUANZE_DATABASE_READ_MAX_LAG_MS", v)?;
-        }
-        if let Some(v) = get("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS") {
-            self.publication.in_force_cache_ms = number("QUANZE_PUBLICATION_IN_FORCE_CACHE_MS", v)?;
-        }
-        if let Some(v) = get("QUANZE_PUBLICATION_CACHE_BYTES") {
-            self.publication.cache_bytes = number("QUANZE_PUBLICATION_CACHE_BYTES", v)?;
-        }
-        if let Some(v) = get("QUANZE_JWT_ALGORITHM") {
-            self.jwt.algorithm = v;
-        }
-        if let Some(v) = get("QUANZE_JWT_ISSUER") {
-            self.jwt.issuer = v;
-        }
-        if let Some(v) = get("QUANZE_JWT_AUDIENCE") {
-            self.jwt.audience = v;
-        }
-        if let Some(v) = get("QUANZE_JWT_SECRET") {
-            self.jwt.secret = v;
-        }
-        if let Some(v) = get("QUANZE_JWT_PUBLIC_KEY_FILE") {
-            self.jwt.public_key_file = v;
-        }
-        if let Some(v) = get("QUANZE_EXPENSIVE_CONCURRENCY") {
-            self.limits.expensive_concurrency = number("QUANZE_EXPENSIVE_CONCURRENCY", v)?;
-        }
-        if let Some(v) = get("QUANZE_EXPENSIVE_WAIT_MS") {
-            self.limits.expensive_wait_ms = number("QUANZE_EXPENSIVE_WAIT_MS", v)?;
-        }
-        if let Some(v) = get("QUANZE_SHARED_ANSWER_BYTES") {
-            self.limits.shared_answer_bytes = number("QUANZE_SHARED_ANSWER_BYTES", v)?;
-        }
-        if let Some(v) = get("QUANZE_JWT_MAX_LIFETIME_SECS") {
-            self.jwt.max_lifetime_secs = number("QUANZE_JWT_MAX_LIFETIME_SECS", v)?;
-        }
-        if let Some(v) = get("QUANZE_SIGNING_KEY_FILE") {
-            self.keys.signing_key_file = v;
-        }
+        number(&get, "QUANZE_POOL_SIZE", &mut self.database.pool_size)?;
+        number(
+            &get,
+            "QUANZE_POOL_TIMEOUT_MS",
+            &mut self.database.pool_timeout_ms,
+        )?;
+        text(
+            &get,
+            "QUANZE_DATABASE_READ_URL",
+            &mut self.database.read_url,
+        );
+        number(
+            &get,
+            "QUANZE_DATABASE_READ_MAX_LAG_MS",
+            &mut self.database.read_max_lag_ms,
+        )?;
+        number(
+            &get,
+            "QUANZE_PUBLICATION_IN_FORCE_CACHE_MS",
+            &mut self.publication.in_force_cache_ms,
+        )?;
+        number(
+            &get,
+            "QUANZE_PUBLICATION_CACHE_BYTES",
+            &mut self.publication.cache_bytes,
+        )?;
+        self.apply_secrets_env(&get)
+    }
+
+    /// The token, key and log overrides.
+    fn apply_secrets_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        text(&get, "QUANZE_JWT_ALGORITHM", &mut self.jwt.algorithm);
+        text(&get, "QUANZE_JWT_ISSUER", &mut self.jwt.issuer);
+        text(&get, "QUANZE_JWT_AUDIENCE", &mut self.jwt.audience);
+        text(&get, "QUANZE_JWT_SECRET", &mut self.jwt.secret);
+        text(
+            &get,
+            "QUANZE_JWT_PUBLIC_KEY_FILE",
+            &mut self.jwt.public_key_file,
+        );
+        number(
+            &get,
+            "QUANZE_EXPENSIVE_CONCURRENCY",
+            &mut self.limits.expensive_concurrency,
+        )?;
+        number(
+            &get,
+            "QUANZE_EXPENSIVE_WAIT_MS",
+            &mut self.limits.expensive_wait_ms,
+        )?;
+        number(
+            &get,
+            "QUANZE_SHARED_ANSWER_BYTES",
+            &mut self.limits.shared_answer_bytes,
+        )?;
+        number(
+            &get,
+            "QUANZE_JWT_MAX_LIFETIME_SECS",
+            &mut self.jwt.max_lifetime_secs,
+        )?;
+        text(
+            &get,
+            "QUANZE_SIGNING_KEY_FILE",
+            &mut self.keys.signing_key_file,
+        );
         if let Some(v) = get("QUANZE_RETIRED_SIGNING_KEYS") {
             self.keys.retired_signing_keys = v
                 .split(',')
@@ -330,18 +338,10 @@ impl Config {
                 .map(String::from)
                 .collect();
         }
-        if let Some(v) = get("QUANZE_AUDIT_KEY_FILE") {
-            self.keys.audit_key_file = v;
-        }
-        if let Some(v) = get("QUANZE_DEV_KEY_DIR") {
-            self.keys.dev_dir = v;
-        }
-        if let Some(v) = get("QUANZE_LOG_LEVEL") {
-            self.log.level = v;
-        }
-        if let Some(v) = get("QUANZE_LOG_FORMAT") {
-            self.log.format = v;
-        }
+        text(&get, "QUANZE_AUDIT_KEY_FILE", &mut self.keys.audit_key_file);
+        text(&get, "QUANZE_DEV_KEY_DIR", &mut self.keys.dev_dir);
+        text(&get, "QUANZE_LOG_LEVEL", &mut self.log.level);
+        text(&get, "QUANZE_LOG_FORMAT", &mut self.log.format);
         Ok(())
     }
 
@@ -349,6 +349,27 @@ impl Config {
     pub fn uses_dev_secret(&self) -> bool {
         self.jwt.algorithm.starts_with("HS") && self.jwt.secret == DEV_SECRET
     }
+}
+
+/// Sets `slot` to the variable `name`, when it is set.
+fn text(get: &impl Fn(&str) -> Option<String>, name: &str, slot: &mut String) {
+    if let Some(value) = get(name) {
+        *slot = value;
+    }
+}
+
+/// Sets `slot` to the number in the variable `name`, when it is set; an error names it.
+fn number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    slot: &mut T,
+) -> Result<(), String> {
+    if let Some(value) = get(name) {
+        *slot = value
+            .parse()
+            .map_err(|_| format!("{name} must be a number, not {value:?}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

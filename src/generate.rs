@@ -207,6 +207,12 @@ fn actor(sub: &str, org: &str, region: &RegionCode, roles: &[Role]) -> Principal
     }
 }
 
+/// The county's compiler, as the generator registers it (`{county}-gov`).
+fn compiler_of(county: &RegionCode) -> Principal {
+    let org = format!("{}-gov", county.scope_prefix());
+    actor("compiler", &org, county, &[Role::CountyCompiler])
+}
+
 fn catalogue_items(rng: &mut Rng, count: usize) -> Vec<(usize, ItemInput)> {
     (0..count)
         .map(|i| {
@@ -471,12 +477,7 @@ pub fn generate(
     let mut claim_count = 0;
     for (n, (county, townships)) in counties.iter().enumerate() {
         let key = county.scope_prefix().to_string();
-        let compiler = actor(
-            "compiler",
-            &format!("{key}-gov"),
-            county,
-            &[Role::CountyCompiler],
-        );
+        let compiler = compiler_of(county);
         let round = db.write_blocking(|conn| {
             Round::open(
                 conn,
@@ -593,12 +594,7 @@ pub fn generate(
     // Responsibility lists.
     for (county, _) in &counties {
         let key = county.scope_prefix().to_string();
-        let compiler = actor(
-            "compiler",
-            &format!("{key}-gov"),
-            county,
-            &[Role::CountyCompiler],
-        );
+        let compiler = compiler_of(county);
         let list = matters(&mut rng, &key, scale.matters);
         db.write_blocking(|conn| {
             DutyLists::import(conn, &compiler, county, Some(0), list, false).map(|_| ())
@@ -612,12 +608,7 @@ pub fn generate(
     let mut publications = 0;
     for (n, (county, _)) in counties.iter().enumerate() {
         let key = county.scope_prefix().to_string();
-        let compiler = actor(
-            "compiler",
-            &format!("{key}-gov"),
-            county,
-            &[Role::CountyCompiler],
-        );
+        let compiler = compiler_of(county);
         let versions = if n % 4 == 0 { 2 } else { 1 };
         for v in 1..=versions {
             for kind in [ListKind::Power, ListKind::Duty] {
@@ -699,12 +690,7 @@ pub fn publish_now(
 ) -> AppResult<crate::publication::Version> {
     let workflow = &publication.workflow;
     let key = county.scope_prefix().to_string();
-    let compiler = actor(
-        "compiler",
-        &format!("{key}-gov"),
-        county,
-        &[Role::CountyCompiler],
-    );
+    let compiler = compiler_of(county);
     db.write_blocking(|conn| {
         let version = Versions::submit(
             conn,

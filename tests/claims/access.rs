@@ -228,18 +228,10 @@ fn every_forbidden_actor_is_refused() {
 fn claims_are_listed_with_filters_and_exported_as_csv() {
     let app = TestApp::with_demo();
     let round = demo_round(&app);
-    let claims = claims_of(&app, round, CLAIMS_TOWNSHIP);
-    expect_json(
-        answer(
-            &app,
-            round,
-            &app.clerk(CLAIMS_TOWNSHIP),
-            CLAIMS_TOWNSHIP,
-            json!([
-                {"item": "CF-0003", "answer": "defer", "reason": "暂无持证执法人员", "revision": revision(&claims, "CF-0003")}
-            ]),
-        ),
-        200,
+    answer_one(
+        &app,
+        round,
+        json!({"item": "CF-0003", "answer": "defer", "reason": "暂无持证执法人员"}),
     );
     let c = app.compiler();
     let list = |query: &str| {

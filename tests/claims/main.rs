@@ -72,6 +72,25 @@ fn answer(
     )
 }
 
+/// The township's clerk answers one claim at its current revision, and it is taken.
+fn answer_one(app: &TestApp, round: i64, mut one: Value) {
+    let claims = claims_of(app, round, CLAIMS_TOWNSHIP);
+    one["revision"] = json!(revision(&claims, one["item"].as_str().unwrap()));
+    let clerk = app.clerk(CLAIMS_TOWNSHIP);
+    expect_json(
+        answer(app, round, &clerk, CLAIMS_TOWNSHIP, json!([one])),
+        200,
+    );
+}
+
+/// A GET with `If-None-Match`, as the compiler.
+fn revalidate(app: &TestApp, path: &str, tag: &str) -> reqwest::blocking::Response {
+    app.request(Method::GET, path, Some(&app.compiler()))
+        .header("If-None-Match", tag)
+        .send()
+        .unwrap()
+}
+
 fn decide(app: &TestApp, round: i64, token: &str, decisions: Value) -> reqwest::blocking::Response {
     app.post(
         &format!("/api/v1/claim-rounds/{round}/confirmations"),

@@ -18,6 +18,7 @@ pub mod health;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod organisations;
 pub mod paging;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub gates: Arc<http::expensive::Gates>,
     /// Expensive answers about immutable things, made once and shared.
     pub shared: Arc<http::expensive::SharedAnswers>,
+    /// What an operator watches.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// Everything `build_app` needs, built once per process.
@@ -66,6 +69,8 @@ pub struct Service {
     pub keys: Arc<TokenKeys>,
     /// Body limits.
     pub limits: BodyLimits,
+    /// How long a read may take.
+    pub request_timeout: http::RequestTimeout,
 }
 
 impl Service {
@@ -89,10 +94,12 @@ impl Service {
         let keys = TokenKeys::from_config(&config.jwt)?;
         let publication =
             publication::Publication::from_config(&config.publication, own_keys.signing)?;
+        let metrics = metrics::Metrics::new(db.counters(), publication.cache.counters());
         Ok(Service {
             state: AppState {
                 db,
                 reads,
+                metrics: Arc::new(metrics),
                 publication: Arc::new(publication),
                 gates: Arc::new(http::expensive::Gates::new(&config.limits)),
                 shared: Arc::new(http::expensive::SharedAnswers::new(
@@ -104,6 +111,9 @@ impl Service {
                 json: config.server.body_limit,
                 import: config.server.import_limit,
             },
+            request_timeout: http::RequestTimeout(Duration::from_millis(
+                config.server.request_timeout_ms,
+            )),
         })
     }
 }
@@ -166,6 +176,7 @@ pub fn build_app(
         .app_data(web::Data::new(service.state))
         .app_data(web::Data::new(service.keys))
         .app_data(web::Data::new(service.limits))
+        .app_data(web::Data::new(service.request_timeout))
         .app_data(http::query_config())
         .app_data(http::path_config())
         .app_data(http::payload_config(service.limits.import))
@@ -175,6 +186,7 @@ pub fn build_app(
         .wrap(from_fn(public::caching))
         .wrap(from_fn(http::idempotency))
         .wrap(Compress::default())
+        .wrap(from_fn(http::deadline))
         .wrap(from_fn(http::request_id))
 }
 

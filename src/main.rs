@@ -89,6 +89,25 @@ enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+    /// Copy the live SQLite database into FILE (a new file), while the service keeps
+    /// serving and writing; the copy is checked before it is named. For PostgreSQL, use
+    /// pg_dump (see the README).
+    Backup {
+        /// The backup to write; never overwritten.
+        file: String,
+    },
+    /// Put a backup made by `quanze backup` in place of the configured SQLite database
+    /// (refused while a quanze uses it; the replaced database is kept beside it), then
+    /// check its audit chain and every published version's bytes.
+    Restore {
+        /// The backup.
+        file: String,
+    },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        what: ConfigCommand,
+    },
     /// Fill an empty database with a realistic, seeded province (about 3,000 townships)
     /// through the service's own domain code; prints a JSON report.
     Generate {
@@ -121,6 +140,13 @@ enum KeysCommand {
     },
     /// Print the JWK Set the service serves at /public/v1/keys.
     Jwks,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets masked) and every problem with it;
+    /// exits 1 when one of them would stop `serve`.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -258,10 +284,15 @@ fn run(command: Command, config: Config) -> Result<(), String> {
         }
         Command::Migrate { revert: None } => {
             let service = Service::from_config(&config)?;
-            let applied = service.state.db.migrate().map_err(|e| e.to_string())?;
+            let applied = service.state.db.migrate().map_err(|e| explain(&e))?;
             eprintln!("quanze: {applied} migration(s) applied");
             Ok(())
         }
+        Command::Backup { file } => backup(&config, &file),
+        Command::Restore { file } => restore(config, &file),
+        Command::Config {
+            what: ConfigCommand::Check,
+        } => check_config(&config),
         Command::Migrate {
             revert: Some(count),
         } => {
@@ -333,6 +364,68 @@ fn run(command: Command, config: Config) -> Result<(), String> {
             what: AuditCommand::Verify { database, feed },
         } => verify_audit(config, database, &feed),
     }
+}
+
+/// The SQLite file the configuration names, or what to do instead on PostgreSQL.
+fn sqlite_file(config: &Config, postgres_instead: &str) -> Result<std::path::PathBuf, String> {
+    let url = &config.database.url;
+    if quanze::db::Backend::from_url(url) == quanze::db::Backend::Postgres {
+        return Err(format!(
+            "the database is PostgreSQL: {postgres_instead} (see the README's operations section)"
+        ));
+    }
+    Ok(std::path::PathBuf::from(
+        url.trim_start_matches("sqlite://"),
+    ))
+}
+
+fn backup(config: &Config, file: &str) -> Result<(), String> {
+    let database = sqlite_file(
+        config,
+        "back it up with `pg_dump --format=custom --file=FILE DATABASE_URL`",
+    )?;
+    let summary = quanze::db::backup::backup(&database, std::path::Path::new(file))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
+fn restore(config: Config, file: &str) -> Result<(), String> {
+    let database = sqlite_file(
+        &config,
+        "restore with `pg_restore --clean --if-exists --no-owner --dbname=DATABASE_URL FILE`, then run `quanze audit verify`",
+    )?;
+    let restored = quanze::db::backup::restore(std::path::Path::new(file), &database)?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&restored).map_err(|e| e.to_string())?
+    );
+    eprintln!("quanze: restored {}; checking it", database.display());
+    verify_audit(config, None, &[])
+}
+
+fn check_config(config: &Config) -> Result<(), String> {
+    use quanze::config::check;
+    print!("{}", check::effective(config));
+    let findings = check::check(config);
+    println!();
+    for finding in &findings {
+        let severity = match finding.severity {
+            check::Severity::Error => "error",
+            check::Severity::Warning => "warning",
+        };
+        println!("# {severity}: {}: {}", finding.setting, finding.message);
+    }
+    let errors = check::errors(&findings).len();
+    if errors > 0 {
+        return Err(format!(
+            "{errors} problem(s) in the configuration would stop `serve`"
+        ));
+    }
+    println!("# the configuration is fit to serve");
+    Ok(())
 }
 
 fn keys(what: KeysCommand, config: &Config) -> Result<(), String> {
@@ -511,10 +604,24 @@ fn verify_audit(
             )
         })
         .map_err(|e| explain(&e))?;
+    let stored = db
+        .read_blocking(|conn| {
+            quanze::publication::Rendered::check(conn, service.state.publication.signing.jwk_set())
+        })
+        .map_err(|e| explain(&e))?;
+    // The chain's report as before, with the check of the published bytes beside it.
+    let mut printed = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    printed["published_bytes"] = serde_json::to_value(&stored).map_err(|e| e.to_string())?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        serde_json::to_string_pretty(&printed).map_err(|e| e.to_string())?
     );
+    if !stored.problems.is_empty() {
+        return Err(format!(
+            "published bytes do not match their hashes: {}",
+            stored.problems.join("; ")
+        ));
+    }
     if report.valid {
         Ok(())
     } else {
@@ -602,8 +709,12 @@ fn import(what: ImportCommand, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// The problem's detail and each bad field, one per line.
+/// The problem's detail and each bad field, one per line; an internal failure in full
+/// (the command line speaks to the operator, whom the API's answers keep it from).
 fn explain(error: &quanze::error::AppError) -> String {
+    if let quanze::error::AppError::Internal(detail) = error {
+        return detail.clone();
+    }
     let problem = error.problem();
     let mut text = problem.detail;
     for e in problem.errors {
@@ -613,14 +724,62 @@ fn explain(error: &quanze::error::AppError) -> String {
     text
 }
 
-fn serve(config: Config, demo: bool) -> Result<(), String> {
-    let service = Service::from_config(&config)?;
-    let applied = service
-        .state
-        .db
+/// Refuses a configuration with errors, logging every finding.
+fn refuse_bad_configuration(config: &Config) -> Result<(), String> {
+    use quanze::config::check;
+    let findings = check::check(config);
+    for finding in &findings {
+        match finding.severity {
+            check::Severity::Error => {
+                tracing::error!(setting = %finding.setting, "{}", finding.message)
+            }
+            check::Severity::Warning => {
+                tracing::warn!(setting = %finding.setting, "{}", finding.message)
+            }
+        }
+    }
+    let errors = check::errors(&findings);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = errors
+        .iter()
+        .map(|f| format!("  {}: {}", f.setting, f.message))
+        .collect();
+    Err(format!(
+        "the configuration has {} problem(s); `quanze config check` lists them:\n{}",
+        errors.len(),
+        listed.join("\n")
+    ))
+}
+
+/// Brings the schema up to this binary's, or refuses to serve what it cannot use.
+fn prepare_schema(config: &Config, db: &quanze::db::Db) -> Result<(), String> {
+    let status = db.schema_status().map_err(|e| explain(&e))?;
+    quanze::db::refuse_unknown(&status)?;
+    if status.pending.is_empty() {
+        tracing::info!(schema = status.applied.last().map(String::as_str), backend = ?db.backend(), "database ready");
+        return Ok(());
+    }
+    if !config.database.migrates_on_start() {
+        return Err(format!(
+            "the database needs {} migration(s) ({}) and database.migrate_on_start is off: \
+             run `quanze migrate` once, then start the instances; or set QUANZE_MIGRATE_ON_START=true",
+            status.pending.len(),
+            status.pending.join(", ")
+        ));
+    }
+    let applied = db
         .migrate()
-        .map_err(|e| format!("cannot prepare the database: {e}"))?;
-    tracing::info!(applied, backend = ?service.state.db.backend(), "database ready");
+        .map_err(|e| format!("cannot prepare the database: {}", explain(&e)))?;
+    tracing::info!(applied, backend = ?db.backend(), "database migrated and ready");
+    Ok(())
+}
+
+fn serve(config: Config, demo: bool) -> Result<(), String> {
+    refuse_bad_configuration(&config)?;
+    let service = Service::from_config(&config)?;
+    prepare_schema(&config, &service.state.db)?;
     if demo && demo::load_if_empty(&service.state.db).map_err(|e| explain(&e))? {
         tracing::info!("demo data loaded: province 510000000000, counties 510521000000 and 510522000000, edition 2026");
     }
@@ -633,20 +792,30 @@ fn serve(config: Config, demo: bool) -> Result<(), String> {
     let listener = quanze::listen(&config.server)
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    if config.uses_dev_secret() {
-        if addr.ip().is_loopback() {
-            tracing::warn!("using the public development JWT secret; set QUANZE_JWT_SECRET before exposing this service");
-        } else {
-            tracing::error!(
-                %addr,
-                "DANGER: listening on a non-loopback address with the PUBLIC development JWT secret: \
-                 anyone can mint tokens for any role. Set QUANZE_JWT_SECRET (or use RS256/ES256) now."
-            );
-            eprintln!("\n!!! quanze: the public development JWT secret is in use on {addr}. Anyone can mint tokens. Set QUANZE_JWT_SECRET. !!!\n");
-        }
-    }
+    let metrics_listener = if config.metrics.bind.is_empty() {
+        None
+    } else {
+        let listener = std::net::TcpListener::bind(&config.metrics.bind)
+            .map_err(|e| format!("cannot listen on {} for metrics: {e}", config.metrics.bind))?;
+        let metrics_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        tracing::info!(%metrics_addr, "metrics at http://{metrics_addr}/metrics");
+        Some(listener)
+    };
     tracing::info!(%addr, "quanze listening; API docs at http://{addr}/docs/");
     actix_web::rt::System::new()
-        .block_on(async move { quanze::http_server(service, listener, &config)?.await })
+        .block_on(async move {
+            let metrics = metrics_listener
+                .map(|listener| quanze::metrics::server(service.state.clone(), listener))
+                .transpose()?;
+            let metrics_handle = metrics.as_ref().map(|server| server.handle());
+            if let Some(server) = metrics {
+                actix_web::rt::spawn(server);
+            }
+            let served = quanze::http_server(service, listener, &config)?.await;
+            if let Some(handle) = metrics_handle {
+                handle.stop(true).await;
+            }
+            served
+        })
         .map_err(|e| e.to_string())
 }

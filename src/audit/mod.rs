@@ -3,8 +3,9 @@
 mod model;
 
 pub use model::{
-    anchor, record, record_many, verify, with_writer_key, Anchor, AuditEntry, AuditEvent,
-    AuditFilter, ChainReport,
+    anchor, chain_length, record, record_many, request_seq_slot, start_written, take_written,
+    verify, with_writer_key, within_request, Anchor, AuditEntry, AuditEvent, AuditFilter,
+    ChainReport, Written,
 };
 
 use actix_web::{get, web};

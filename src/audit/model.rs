@@ -86,6 +86,56 @@ thread_local! {
     /// the length of a write (`Db::write_blocking`), so that every write's events are
     /// keyed without the key passing through every domain function.
     static WRITER_KEY: RefCell<Option<Arc<AuditKey>>> = const { RefCell::new(None) };
+    /// What the write in progress on this thread has appended, reported once it commits.
+    static WRITTEN: RefCell<Written> = const { RefCell::new(Written { actions: Vec::new(), last_seq: None }) };
+}
+
+/// What one committed write appended to the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Each event's action, in order.
+    pub actions: Vec<String>,
+    /// The sequence number of the last event.
+    pub last_seq: Option<i64>,
+}
+
+/// Forgets what an earlier write on this thread appended (one that did not commit).
+pub fn start_written() {
+    WRITTEN.with(|w| *w.borrow_mut() = Written::default());
+}
+
+/// What the write on this thread has appended since [`start_written`].
+pub fn take_written() -> Written {
+    WRITTEN.with(|w| std::mem::take(&mut *w.borrow_mut()))
+}
+
+tokio::task_local! {
+    /// The request being answered: the sequence number of the last event its writes
+    /// appended, for its log line.
+    static REQUEST_LAST_SEQ: Arc<std::sync::atomic::AtomicI64>;
+}
+
+/// Runs `answer` as a request whose writes note their last audit sequence number in `seq`.
+pub async fn within_request<F: std::future::Future>(
+    seq: Arc<std::sync::atomic::AtomicI64>,
+    answer: F,
+) -> F::Output {
+    REQUEST_LAST_SEQ.scope(seq, answer).await
+}
+
+/// Where the request being answered (if any) notes its writes' last sequence number.
+pub fn request_seq_slot() -> Option<Arc<std::sync::atomic::AtomicI64>> {
+    REQUEST_LAST_SEQ.try_with(Arc::clone).ok()
+}
+
+/// The number of events in the chain: its head's sequence number.
+pub fn chain_length(conn: &mut DbConnection) -> AppResult<i64> {
+    Ok(audit_head::table
+        .find(1)
+        .select(audit_head::seq)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Runs `f` with `key` as the audit writer's key on this thread.
@@ -190,6 +240,11 @@ pub fn record_many(
     for chunk in events.chunks(BATCH) {
         crate::insert_batch!(conn, audit_events::table, chunk)?;
     }
+    WRITTEN.with(|w| {
+        let mut w = w.borrow_mut();
+        w.actions.extend(events.iter().map(|e| e.action.clone()));
+        w.last_seq = Some(last_seq);
+    });
     diesel::update(audit_head::table.find(1))
         .set(audit_head::hash.eq(&prev_hash))
         .execute(conn)?;

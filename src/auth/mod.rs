@@ -7,7 +7,7 @@ pub use policy::{Permission, Role};
 use std::future::{ready, Ready};
 use std::sync::Arc;
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use actix_web::{dev::Payload, http::header, web, FromRequest, HttpMessage, HttpRequest};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -299,7 +299,22 @@ fn authenticate(req: &HttpRequest) -> Result<Option<Principal>, AppError> {
         .app_data::<web::Data<Arc<TokenKeys>>>()
         .ok_or_else(|| AppError::Internal("token keys are not configured".into()))?;
     let claims = keys.verify(token)?;
-    Principal::from_claims(claims).map(Some)
+    let principal = Principal::from_claims(claims)?;
+    req.extensions_mut().insert(Caller {
+        org: principal.org.clone(),
+        roles: principal.role_names(),
+    });
+    Ok(Some(principal))
+}
+
+/// Who a request acted as, for its log line: the organisation and roles of its valid
+/// token (never the token, nor the person).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The organisation's code.
+    pub org: String,
+    /// The roles, comma-separated.
+    pub roles: String,
 }
 
 /// The subject of a request's valid bearer token, if it carries one.

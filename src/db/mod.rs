@@ -4,6 +4,7 @@
 //! SQLite accepts any string as a file name, so a mistyped Postgres URL would silently
 //! become a new empty database file.
 
+pub mod backup;
 pub mod replica;
 pub mod schema;
 pub mod stored;
@@ -117,6 +118,22 @@ pub struct Db {
     sqlite_writer: Arc<Mutex<()>>,
     /// The audit chain's key, for the audit writer inside each write.
     audit_key: Option<Arc<crate::keys::AuditKey>>,
+    /// Waits for connections, and changes committed, for the metrics.
+    counters: crate::metrics::PoolCounters,
+    /// An SQLite database's lock file, held shared while this handle lives: a restore
+    /// takes it exclusively, so it never replaces a database in use.
+    _in_use: Option<Arc<std::fs::File>>,
+}
+
+/// The pool at a moment.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    /// Connections open.
+    pub connections: u32,
+    /// Of them, idle.
+    pub idle: u32,
+    /// The pool's size.
+    pub max: u32,
 }
 
 /// A pooled connection.
@@ -128,6 +145,7 @@ impl Db {
     pub fn connect(url: &str, pool_size: u32, pool_timeout: Duration) -> AppResult<Db> {
         let manager = ConnectionManager::new(url);
         let backend = manager.backend;
+        let mut in_use = None;
         if backend == Backend::Sqlite {
             if let Some(dir) = std::path::Path::new(&manager.url).parent() {
                 if !dir.as_os_str().is_empty() {
@@ -136,6 +154,9 @@ impl Db {
                     })?;
                 }
             }
+            in_use = backup::hold_in_use(std::path::Path::new(&manager.url))
+                .map_err(AppError::Internal)?
+                .map(Arc::new);
         }
         let pool = Pool::builder()
             .max_size(pool_size.max(1))
@@ -148,10 +169,11 @@ impl Db {
             backend,
             sqlite_writer: Arc::new(Mutex::new(())),
             audit_key: None,
+            counters: crate::metrics::PoolCounters::default(),
+            _in_use: in_use,
         })
     }
 
-    /// The engine behind this pool.
     /// The same handle, its writes keying the audit chain with `key`.
     pub fn with_audit_key(mut self, key: crate::keys::AuditKey) -> Db {
         self.audit_key = Some(Arc::new(key));
@@ -165,26 +187,78 @@ impl Db {
             .ok_or_else(|| AppError::Internal("this database handle has no audit key".into()))
     }
 
+    /// The engine behind this pool.
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// A connection, or 503 when none comes within the pool timeout.
-    pub fn get(&self) -> AppResult<PooledDb> {
-        Ok(self.pool.get()?)
+    /// The pool's counters.
+    pub fn counters(&self) -> &crate::metrics::PoolCounters {
+        &self.counters
     }
 
-    /// Applies every pending migration of this backend.
+    /// How many connections are open and idle now.
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+
+    /// A connection, or 503 when none comes within the pool timeout.
+    pub fn get(&self) -> AppResult<PooledDb> {
+        let started = std::time::Instant::now();
+        match self.pool.get() {
+            Ok(conn) => {
+                self.counters.wait.observe(started.elapsed().as_secs_f64());
+                Ok(conn)
+            }
+            Err(error) => {
+                self.counters.timeouts.inc();
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Applies every pending migration of this backend, one process at a time: on
+    /// PostgreSQL under an advisory lock (instances starting together take turns, and the
+    /// later ones find nothing pending), on SQLite in one immediate transaction. Refuses a
+    /// database that holds migrations this binary does not know.
     pub fn migrate(&self) -> AppResult<usize> {
         let mut conn = self.get()?;
-        let applied = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Postgresql(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len()),
+        let failed =
+            |e: &dyn std::fmt::Display| AppError::Internal(format!("migration failed: {e}"));
+        match &mut *conn {
+            DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+                refuse_unknown(&schema_of(c, SQLITE_MIGRATIONS)?).map_err(AppError::Internal)?;
+                c.run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| failed(&e))
+            }),
+            DbConnection::Postgresql(c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let applied = schema_of(c, POSTGRES_MIGRATIONS)
+                    .and_then(|status| refuse_unknown(&status).map_err(AppError::Internal))
+                    .and_then(|()| {
+                        c.run_pending_migrations(POSTGRES_MIGRATIONS)
+                            .map(|v| v.len())
+                            .map_err(|e| failed(&e))
+                    });
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                applied
+            }
         }
-        .map_err(|e| AppError::Internal(format!("migration failed: {e}")))?;
-        Ok(applied)
+    }
+
+    /// Where the database's schema stands against this binary's migrations.
+    pub fn schema_status(&self) -> AppResult<SchemaStatus> {
+        let mut conn = self.get()?;
+        match &mut *conn {
+            DbConnection::Sqlite(c) => schema_of(c, SQLITE_MIGRATIONS),
+            DbConnection::Postgresql(c) => schema_of(c, POSTGRES_MIGRATIONS),
+        }
     }
 
     /// Undoes the last applied migration of this backend and names it: the way back when
@@ -220,7 +294,15 @@ impl Db {
         T: Send + 'static,
     {
         let db = self.clone();
-        actix_web::web::block(move || db.write_blocking(f)).await?
+        let seq = crate::audit::request_seq_slot();
+        actix_web::web::block(move || {
+            let (value, written) = db.write_noted(f)?;
+            if let (Some(seq), Some(last)) = (seq, written.last_seq) {
+                seq.store(last, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(value)
+        })
+        .await?
     }
 
     /// The synchronous form of [`Db::read`], for the command line.
@@ -237,13 +319,26 @@ impl Db {
     where
         F: FnOnce(&mut DbConnection) -> AppResult<T>,
     {
+        self.write_noted(f).map(|(value, _)| value)
+    }
+
+    /// A write, and what it appended to the audit chain once it committed.
+    fn write_noted<T, F>(&self, f: F) -> AppResult<(T, crate::audit::Written)>
+    where
+        F: FnOnce(&mut DbConnection) -> AppResult<T>,
+    {
         let mut conn = self.get()?;
         let _guard = match self.backend {
             Backend::Sqlite => Some(self.sqlite_writer.lock().unwrap_or_else(|p| p.into_inner())),
             Backend::Postgres => None,
         };
         let conn: &mut DbConnection = &mut conn;
-        crate::audit::with_writer_key(self.audit_key.as_ref(), || conn.transaction(f))
+        crate::audit::start_written();
+        let result = crate::audit::with_writer_key(self.audit_key.as_ref(), || conn.transaction(f));
+        let written = crate::audit::take_written();
+        let value = result?;
+        self.counters.committed(&written.actions);
+        Ok((value, written))
     }
 
     /// True when a connection can be had and answers.
@@ -252,6 +347,74 @@ impl Db {
             .await
             .is_ok()
     }
+}
+
+/// The advisory lock `migrate` holds on PostgreSQL ("quanze-m").
+const MIGRATION_LOCK: i64 = 0x7175_616e_7a65_2d6d;
+
+/// Where a database's schema stands against this binary's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Applied migrations this binary knows.
+    pub applied: Vec<String>,
+    /// This binary's migrations not applied yet.
+    pub pending: Vec<String>,
+    /// Applied migrations this binary does not know: a newer quanze upgraded the database.
+    pub unknown: Vec<String>,
+}
+
+fn schema_of<DB, C>(conn: &mut C, source: EmbeddedMigrations) -> AppResult<SchemaStatus>
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    EmbeddedMigrations: diesel::migration::MigrationSource<DB>,
+{
+    use diesel::migration::MigrationSource;
+    let failed = |e: &dyn std::fmt::Display| {
+        AppError::Internal(format!("cannot read the applied migrations: {e}"))
+    };
+    let known: Vec<String> = source
+        .migrations()
+        .map_err(|e| failed(&e))?
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .collect();
+    let applied: Vec<String> = conn
+        .applied_migrations()
+        .map_err(|e| failed(&e))?
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    let mut status = SchemaStatus {
+        applied: known
+            .iter()
+            .filter(|k| applied.contains(k))
+            .cloned()
+            .collect(),
+        pending: known
+            .iter()
+            .filter(|k| !applied.contains(k))
+            .cloned()
+            .collect(),
+        unknown: applied.into_iter().filter(|a| !known.contains(a)).collect(),
+    };
+    status.pending.sort();
+    status.unknown.sort();
+    Ok(status)
+}
+
+/// Refuses a schema newer than this binary, saying what to do.
+pub fn refuse_unknown(status: &SchemaStatus) -> Result<(), String> {
+    if status.unknown.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the database's schema is newer than this quanze: it holds migration(s) {} that this \
+         binary does not know, applied by a newer version. Run that newer quanze; or, to go \
+         back to this one, first undo them with the newer binary's `quanze migrate --revert {}`",
+        status.unknown.join(", "),
+        status.unknown.len()
+    ))
 }
 
 /// Rows per statement when a write or a lookup covers many: each row binds a dozen or so

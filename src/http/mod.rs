@@ -3,6 +3,7 @@
 
 mod body;
 mod concurrency;
+mod deadline;
 pub mod expensive;
 pub mod idempotency;
 mod import;
@@ -13,6 +14,7 @@ pub mod wire;
 pub use crate::paging::{Page, PageParams, PageRequest, MAX_PAGE_SIZE};
 pub use body::{validate, BodyLimits, CleanJson, ValidJson};
 pub use concurrency::{etag_value, IfMatch};
+pub use deadline::{deadline, RequestTimeout};
 pub use idempotency::idempotency;
 pub use import::{
     cell_flag, cell_lines, cell_optional, cell_parts, empty_as_none, parse_csv, write_csv, Format,

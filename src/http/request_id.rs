@@ -2,8 +2,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use actix_web::HttpMessage;
 use tracing::Instrument;
 
+use crate::auth::Caller;
 use crate::error::AppError;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,7 +46,9 @@ fn screen(req: &ServiceRequest) -> Result<(), AppError> {
 }
 
 /// Gives every request an id (the caller's `X-Request-Id` if sane, else a new one),
-/// runs it inside a tracing span carrying that id, logs its outcome and echoes the id.
+/// runs it inside a tracing span carrying that id, logs its outcome (route template,
+/// status, latency, the caller's organisation and roles, the last audit event its writes
+/// appended) and echoes the id; counts it in the metrics.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -70,13 +76,34 @@ pub async fn request_id(
         return Err(refused.into());
     }
     let started = std::time::Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+        .map(|state| state.metrics.clone());
+    let method = req.method().as_str().to_owned();
+    let last_seq = std::sync::Arc::new(AtomicI64::new(0));
+    let result =
+        crate::audit::within_request(last_seq.clone(), next.call(req).instrument(span.clone()))
+            .await;
     let _entered = span.enter();
     match result {
         Ok(mut response) => {
             let status = response.status().as_u16();
-            let micros = started.elapsed().as_micros() as u64;
-            tracing::info!(status, micros, "request finished");
+            let elapsed = started.elapsed();
+            let route = response.request().match_pattern();
+            if let Some(metrics) = &metrics {
+                metrics.observe_request(route.as_deref(), &method, status, elapsed);
+            }
+            let caller = response.request().extensions().get::<Caller>().cloned();
+            let audit_seq = Some(last_seq.load(Ordering::Relaxed)).filter(|seq| *seq > 0);
+            tracing::info!(
+                status,
+                micros = elapsed.as_micros() as u64,
+                route = route.as_deref().unwrap_or("unmatched"),
+                org = caller.as_ref().map(|c| c.org.as_str()),
+                roles = caller.as_ref().map(|c| c.roles.as_str()),
+                audit_seq,
+                "request finished"
+            );
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }

@@ -433,6 +433,17 @@ pub struct PublishedCache {
     renderer: Mutex<()>,
     /// Bytes read into memory since freed memory was last handed back.
     loaded_since_trim: AtomicUsize,
+    /// Hits, misses and evictions, for the metrics.
+    counters: crate::metrics::CacheCounters,
+}
+
+/// What the cache holds at a moment.
+#[derive(Debug, Clone, Copy)]
+pub struct HeldNow {
+    /// Bytes of documents and slices.
+    pub bytes: u64,
+    /// Documents and slices.
+    pub entries: u64,
 }
 
 /// How much is read into memory (and, the budget being full, let go of) between two
@@ -444,10 +455,17 @@ impl PublishedCache {
     /// Caches holding about `max_bytes` of published bytes, trusting an in-force answer
     /// for `in_force_ttl`.
     pub fn new(in_force_ttl: Duration, max_bytes: usize) -> PublishedCache {
+        let counters = crate::metrics::CacheCounters::default();
+        let evictions = counters.evictions.clone();
         PublishedCache {
             held: Cache::builder()
                 .max_capacity(max_bytes as u64)
                 .weigher(|_, held: &Held| held.weight())
+                .eviction_listener(move |_, _, cause| {
+                    if cause == moka::notification::RemovalCause::Size {
+                        evictions.inc();
+                    }
+                })
                 .build(),
             filtered: Cache::builder()
                 .max_capacity((max_bytes / FILTERED_SHARE_DIVISOR) as u64)
@@ -459,7 +477,31 @@ impl PublishedCache {
             in_force_ttl,
             renderer: Mutex::new(()),
             loaded_since_trim: AtomicUsize::new(0),
+            counters,
         }
+    }
+
+    /// The cache's counters.
+    pub fn counters(&self) -> &crate::metrics::CacheCounters {
+        &self.counters
+    }
+
+    /// What is held now.
+    pub fn held(&self) -> HeldNow {
+        self.held.run_pending_tasks();
+        HeldNow {
+            bytes: self.held.weighted_size(),
+            entries: self.held.entry_count(),
+        }
+    }
+
+    /// Counts a read answered from memory, or not.
+    fn counted<T>(&self, found: Option<T>) -> Option<T> {
+        match &found {
+            Some(_) => self.counters.hits.inc(),
+            None => self.counters.misses.inc(),
+        };
+        found
     }
 
     /// Forgets which versions are in force (after a publication in this process).
@@ -535,10 +577,10 @@ impl PublishedCache {
 
     /// A version's document from memory, if there.
     pub fn document(&self, id: i64) -> Option<Arc<Published>> {
-        match self.held.get(&HeldKey::Document(id)) {
+        self.counted(match self.held.get(&HeldKey::Document(id)) {
             Some(Held::Document(published)) => Some(published),
             _ => None,
-        }
+        })
     }
 
     /// A version's document: from memory, or made by `load` once however many ask at
@@ -565,13 +607,15 @@ impl PublishedCache {
 
     /// A township's slice (as it is, or its gzip copy) from memory, if there.
     pub fn slice(&self, version: i64, township: &str, gzip: bool) -> Option<Arc<Slice>> {
-        match self
-            .held
-            .get(&HeldKey::Slice(version, township.into(), gzip))
-        {
-            Some(Held::Slice(slice)) => Some(slice),
-            _ => None,
-        }
+        self.counted(
+            match self
+                .held
+                .get(&HeldKey::Slice(version, township.into(), gzip))
+            {
+                Some(Held::Slice(slice)) => Some(slice),
+                _ => None,
+            },
+        )
     }
 
     /// A township's slice: from memory, or read by `load` once however many ask at once.

@@ -22,7 +22,7 @@ pub use model::{
     VersionKey, VersionStatus, Versions, Workflow,
 };
 pub use public::{PublicLookup, PublicVersion, PublicationEntry, PublicationFeed};
-pub use rendered::{render_slices, Rendered, StoredPart, StoredSlice};
+pub use rendered::{render_slices, Rendered, StoredCheck, StoredPart, StoredSlice};
 
 use std::sync::Arc;
 use std::time::Duration;

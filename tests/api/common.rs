@@ -54,6 +54,8 @@ pub fn unit_of(township: &str) -> &'static str {
 pub struct TestApp {
     /// `http://127.0.0.1:port`.
     pub base: String,
+    /// The metrics listener, `http://127.0.0.1:port`.
+    pub metrics_base: String,
     /// The database URL the server uses.
     pub db_url: String,
     /// The configuration it runs with (development keys in `keys.dev_dir`).
@@ -62,6 +64,7 @@ pub struct TestApp {
     client: Client,
     keys: TokenKeys,
     handle: actix_web::dev::ServerHandle,
+    metrics_handle: actix_web::dev::ServerHandle,
     database: Database,
 }
 
@@ -200,6 +203,108 @@ fn fresh_database() -> (String, Database) {
     }
 }
 
+/// A database of the test's own, outside any server: dropped with it.
+pub struct ScratchDatabase {
+    /// Its URL (an SQLite file path, or postgres://).
+    pub url: String,
+    /// Where an SQLite database's file lives (and what else a test writes beside it).
+    pub dir: tempfile::TempDir,
+    database: Database,
+}
+
+impl ScratchDatabase {
+    /// A database migrated to this tree's schema.
+    pub fn migrated() -> ScratchDatabase {
+        let (url, database) = fresh_database();
+        quanze::db::Db::connect(&url, 1, Duration::from_secs(10))
+            .and_then(|db| db.migrate())
+            .expect("migrate a scratch database");
+        match database {
+            Database::Sqlite(dir) => ScratchDatabase {
+                url,
+                dir,
+                database: Database::Borrowed,
+            },
+            other => ScratchDatabase {
+                url,
+                dir: tempfile::tempdir().expect("temporary directory"),
+                database: other,
+            },
+        }
+    }
+
+    /// A database with nothing in it, not even the migrations' table.
+    pub fn empty() -> ScratchDatabase {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        match std::env::var("QUANZE_TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!(
+                    "quanze_test_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .expect("connect to the PostgreSQL test server");
+                for statement in [
+                    format!("DROP DATABASE IF EXISTS {name}"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    admin.batch_execute(&statement).expect("create a database");
+                }
+                let (base, _) = admin_url.rsplit_once('/').expect("a database URL");
+                ScratchDatabase {
+                    url: format!("{base}/{name}"),
+                    dir,
+                    database: Database::Postgres { admin_url, name },
+                }
+            }
+            _ => ScratchDatabase {
+                url: dir.path().join("quanze.db").to_string_lossy().into_owned(),
+                dir,
+                database: Database::Borrowed,
+            },
+        }
+    }
+
+    /// True on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        drop_database(&self.database);
+    }
+}
+
+fn drop_database(database: &Database) {
+    if let Database::Postgres { admin_url, name } = database {
+        if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
+/// The `quanze` binary with a configuration of its own: the built-in defaults, `url` as
+/// its database, development keys in `keys_dir`, nothing from the caller's environment.
+pub fn quanze_command(url: &str, keys_dir: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quanze"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("QUANZE_DATABASE_URL", url)
+        .env("QUANZE_DEV_KEY_DIR", keys_dir)
+        .current_dir(keys_dir);
+    command
+}
+
+/// A free loopback address.
+pub fn free_address() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().unwrap().to_string()
+}
+
 impl TestApp {
     /// A server over an empty (migrated) database.
     pub fn spawn() -> TestApp {
@@ -249,17 +354,22 @@ impl TestApp {
         let keys = TokenKeys::from_config(&config.jwt).expect("keys");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let metrics_listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let metrics_base = format!("http://{}", metrics_listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
         let server_config = config.clone();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                let metrics = quanze::metrics::server(service.state.clone(), metrics_listener)
+                    .expect("metrics server");
                 let server =
                     quanze::http_server(service, listener, &server_config).expect("server");
-                tx.send(server.handle()).unwrap();
+                tx.send((server.handle(), metrics.handle())).unwrap();
+                actix_web::rt::spawn(metrics);
                 let _ = server.await;
             })
         });
-        let handle = rx
+        let (handle, metrics_handle) = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("server started");
         let client = Client::builder()
@@ -268,6 +378,8 @@ impl TestApp {
             .unwrap();
         TestApp {
             base,
+            metrics_base,
+            metrics_handle,
             db_url,
             config,
             _keys_dir: keys_dir,
@@ -424,17 +536,15 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let handle = self.handle.clone();
+        let (handle, metrics) = (self.handle.clone(), self.metrics_handle.clone());
         let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
+            actix_web::rt::System::new().block_on(async move {
+                metrics.stop(false).await;
+                handle.stop(false).await;
+            });
         })
         .join();
-        if let Database::Postgres { admin_url, name } = &self.database {
-            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
-                let _ =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        }
+        drop_database(&self.database);
     }
 }
 

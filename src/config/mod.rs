@@ -1,16 +1,18 @@
 //! Configuration: `config/default.toml` (or the file given with `--config`), then
 //! `QUANZE_*` environment variables on top.
 
-use serde::Deserialize;
+pub mod check;
+
+use serde::{Deserialize, Serialize};
 
 /// The defaults shipped with the binary, so it runs from any directory.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
 /// The development secret in `config/default.toml`: public, so never for real use.
 pub const DEV_SECRET: &str = "INSECURE-DEV-SECRET-do-not-use-outside-your-laptop";
 
 /// All settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// HTTP server.
@@ -30,10 +32,30 @@ pub struct Config {
     /// Bounds on expensive work.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// The metrics listener.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Where the metrics are served: a listener of their own, never the API port, so that
+/// the public address does not carry them and a scraper needs no token.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `host:port` of the metrics listener; empty for none.
+    pub bind: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            bind: "127.0.0.1:9464".into(),
+        }
+    }
 }
 
 /// Bounds on expensive answers (diffs, statistics, exports, the audit check).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// How many of each class are made at once.
@@ -57,7 +79,7 @@ impl Default for LimitsConfig {
 
 /// Where the service's own keys are. An empty file name means a development key, made
 /// on first start in `dev_dir` and announced in the start-up log.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
     /// The Ed25519 private key (PKCS#8 PEM) that signs publications.
@@ -82,7 +104,7 @@ impl Default for KeysConfig {
 }
 
 /// Review stages per kind of list, and the public read path's caches.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PublicationConfig {
     /// Stages a power list passes (legality, government, staffing, approval).
@@ -125,7 +147,7 @@ impl Default for PublicationConfig {
 }
 
 /// HTTP server settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address to listen on.
@@ -148,6 +170,13 @@ pub struct ServerConfig {
     /// for its first request, once it has connected), milliseconds; then a 408 problem.
     #[serde(default = "default_head_timeout")]
     pub head_timeout_ms: u64,
+    /// How long a request may take before its answer is a 503 problem, milliseconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+}
+
+fn default_request_timeout() -> u64 {
+    60_000
 }
 
 fn default_head_timeout() -> u64 {
@@ -163,7 +192,7 @@ fn default_backlog() -> i32 {
 }
 
 /// Database settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// SQLite file path or `postgres://` URL.
@@ -179,6 +208,19 @@ pub struct DatabaseConfig {
     /// further behind, or down, and the public reads go to the primary.
     #[serde(default = "default_read_max_lag")]
     pub read_max_lag_ms: u64,
+    /// Whether `serve` applies pending migrations; when unset, yes for SQLite and no for
+    /// PostgreSQL, where several instances start at once and one `quanze migrate` should
+    /// upgrade the schema before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate_on_start: Option<bool>,
+}
+
+impl DatabaseConfig {
+    /// Whether `serve` applies pending migrations.
+    pub fn migrates_on_start(&self) -> bool {
+        self.migrate_on_start
+            .unwrap_or(crate::db::Backend::from_url(&self.url) == crate::db::Backend::Sqlite)
+    }
 }
 
 fn default_read_max_lag() -> u64 {
@@ -186,7 +228,7 @@ fn default_read_max_lag() -> u64 {
 }
 
 /// Token settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwtConfig {
     /// The one accepted algorithm.
@@ -209,7 +251,7 @@ fn default_max_token_lifetime() -> i64 {
 }
 
 /// Logging settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// A tracing filter.
@@ -261,6 +303,23 @@ impl Config {
             &mut self.server.head_timeout_ms,
         )?;
         number(&get, "QUANZE_BACKLOG", &mut self.server.backlog)?;
+        number(
+            &get,
+            "QUANZE_REQUEST_TIMEOUT_MS",
+            &mut self.server.request_timeout_ms,
+        )?;
+        text(&get, "QUANZE_METRICS_BIND", &mut self.metrics.bind);
+        if let Some(value) = get("QUANZE_MIGRATE_ON_START") {
+            self.database.migrate_on_start = Some(match value.as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => {
+                    return Err(format!(
+                        "QUANZE_MIGRATE_ON_START must be true or false, not {value:?}"
+                    ))
+                }
+            });
+        }
         number(&get, "QUANZE_WORKERS", &mut self.server.workers)?;
         if let Some(v) = get("QUANZE_DATABASE_URL").or_else(|| get("DATABASE_URL")) {
             self.database.url = v;

@@ -43,6 +43,7 @@ fn environment(dir: &Path, port: u16) -> Vec<(&'static str, String)> {
         ),
         ("QUANZE_DEV_KEY_DIR", dir.to_string_lossy().into_owned()),
         ("QUANZE_BIND", format!("127.0.0.1:{port}")),
+        ("QUANZE_METRICS_BIND", "127.0.0.1:0".into()),
         ("QUANZE_LOG_LEVEL", "error".into()),
     ]
 }

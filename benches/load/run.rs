@@ -131,6 +131,7 @@ pub(crate) fn run_backend(ctx: &Ctx, postgres: bool) -> BackendReport {
     let envs = [
         ("QUANZE_DATABASE_URL", url.clone()),
         ("QUANZE_BIND", format!("127.0.0.1:{port}")),
+        ("QUANZE_METRICS_BIND", "127.0.0.1:0".to_string()),
         ("QUANZE_LOG_LEVEL", "warn".to_string()),
         ("QUANZE_WORKERS", "1".to_string()),
     ];

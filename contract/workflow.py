@@ -109,13 +109,28 @@ def main() -> None:
         object,
     )
 
-    step("the compiler submits the power list")
+    step("the compiler submits the power list: refused while claims are undecided")
+    refused = submit_version.sync_detailed(
+        COUNTY,
+        ListKind.POWER,
+        client=compiler,
+        body=SubmitInput(title="泸县乡镇权力清单（2026）", change_summary="首次编制"),
+    )
+    assert refused.status_code == 409, refused.content
+    assert b"not-ready" in refused.content, refused.content
+
+    step("the compiler submits it anyway, saying why")
     version = expect(
         submit_version.sync_detailed(
             COUNTY,
             ListKind.POWER,
             client=compiler,
-            body=SubmitInput(title="泸县乡镇权力清单（2026）", change_summary="首次编制"),
+            body=SubmitInput(
+                title="泸县乡镇权力清单（2026）",
+                change_summary="首次编制",
+                allow_incomplete=True,
+                incomplete_reason="已确认事项先行公布，其余事项在第二批认领后调整",
+            ),
         ),
         201,
         object,

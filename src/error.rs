@@ -121,6 +121,15 @@ pub enum AppError {
         /// Each refused row with the current state.
         errors: Vec<FieldError>,
     },
+    /// The work this step waits for is not done: one entry per place it waits (a power
+    /// list submitted while claims of its county's open round are undecided).
+    #[error("{detail}")]
+    NotReady {
+        /// Summary.
+        detail: String,
+        /// What still waits, one entry per place.
+        errors: Vec<FieldError>,
+    },
     /// Rows of a bulk write whose revision is no longer current.
     #[error("{detail}")]
     Stale {
@@ -198,6 +207,7 @@ impl AppError {
             AppError::NotFound(_) => ("not-found", "Not found"),
             AppError::Conflict(_) => ("conflict", "Conflict"),
             AppError::IllegalTransition { .. } => ("illegal-transition", "Illegal transition"),
+            AppError::NotReady { .. } => ("not-ready", "Not ready"),
             AppError::Stale { .. } => ("stale-revision", "Precondition failed"),
             AppError::PreconditionRequired => ("precondition-required", "Precondition required"),
             AppError::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
@@ -227,6 +237,7 @@ impl AppError {
             AppError::Validation { errors, .. }
             | AppError::Malformed { errors, .. }
             | AppError::IllegalTransition { errors, .. }
+            | AppError::NotReady { errors, .. }
             | AppError::Stale { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
@@ -262,7 +273,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Refused { .. } => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::IllegalTransition { .. } => StatusCode::CONFLICT,
+            AppError::IllegalTransition { .. } | AppError::NotReady { .. } => StatusCode::CONFLICT,
             AppError::Stale { .. } => StatusCode::PRECONDITION_FAILED,
             AppError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             AppError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,

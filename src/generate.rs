@@ -701,6 +701,11 @@ pub fn publish_now(
                 title: title.into(),
                 change_summary: change_summary.into(),
                 edition: None,
+                // A generated round leaves some claims waiting for their department, as
+                // real ones do when a county publishes what is confirmed.
+                allow_incomplete: kind == ListKind::Power,
+                incomplete_reason: (kind == ListKind::Power)
+                    .then(|| "已确认事项先行公布，其余事项确认后调整".into()),
             },
         )?;
         let key_v = VersionKey {

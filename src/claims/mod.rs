@@ -16,8 +16,9 @@ pub use model::{
 pub use power_set::{latest_edition, power_set, Holding, Power, PowerSet, UnitRef};
 pub use state::{Action, ClaimState};
 pub use stats::{
-    recounted_statistics, round_statistics, CategoryTally, ClaimCounts, CountCell, DomainTally,
-    RoundStatistics, Tally, TownshipTally,
+    recounted_statistics, region_statistics, round_statistics, undecided, CategoryTally,
+    ClaimCounts, CountCell, CountyRollup, DomainTally, ItemOutcome, ItemOutcomeKind, ItemsSummary,
+    RegionStatistics, RoundStatistics, Tally, TownshipTally, Undecided,
 };
 
 use actix_web::http::{header, StatusCode};
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut crate::http::Routes) {
         .service(list_claims)
         .service(export_claims)
         .service(get_round_statistics)
+        .service(get_region_claim_statistics)
         .service(answer_claims)
         .service(confirm_claims)
         .service(get_claim)
@@ -310,6 +312,37 @@ pub async fn get_round_statistics(
         }
     };
     Ok(shared_json(&req, &answer, "private, no-cache"))
+}
+
+/// A city's or the province's claiming figures over its counties' latest rounds (a
+/// county's own, for a county): counties, townships, items offered, delegated, deferred and
+/// open, claim and confirmation rates, and each county's round. Readers of claims whose
+/// region contains the one asked for.
+#[utoipa::path(
+    tag = "claims",
+    params(("code" = String, Path, description = "Division code of a province, city or county")),
+    responses((status = 200, body = RegionStatistics))
+)]
+#[get("/api/v1/regions/{code}/claim-statistics")]
+pub async fn get_region_claim_statistics(
+    state: web::Data<AppState>,
+    principal: Principal,
+    code: web::Path<String>,
+) -> AppResult<web::Json<RegionStatistics>> {
+    let region = crate::codes::RegionCode::parse(&code)
+        .map_err(|e| AppError::NotFound(format!("no region {code}: {e}")))?;
+    if region.level() == crate::codes::Level::Township {
+        return Err(AppError::invalid(
+            "code",
+            "a roll-up is of a county, a city or the province; a township's figures are in its round's statistics",
+        ));
+    }
+    principal.require(crate::auth::Permission::ReadClaims, &region)?;
+    let db = state.db.clone();
+    let read = move || db.read_blocking(|conn| region_statistics(conn, &region));
+    Ok(web::Json(
+        state.gates.run(WorkClass::Statistics, read).await?,
+    ))
 }
 
 /// A township's answer.

@@ -47,6 +47,17 @@ impl Tally {
         } += count;
     }
 
+    /// Adds another slice's counts (rates are made again by `finish`).
+    fn merge(&mut self, other: &Tally) {
+        self.offered_total += other.offered_total;
+        self.unanswered += other.unanswered;
+        self.claimed += other.claimed;
+        self.deferred += other.deferred;
+        self.declined += other.declined;
+        self.confirmed += other.confirmed;
+        self.returned += other.returned;
+    }
+
     fn finish(mut self) -> Self {
         if self.offered_total > 0 {
             let total = self.offered_total as f64;
@@ -112,6 +123,148 @@ pub struct RoundStatistics {
     pub categories: Vec<CategoryTally>,
     /// Per domain, by name.
     pub domains: Vec<DomainTally>,
+    /// What became of each item across the townships offered it, by code.
+    pub items: Vec<ItemOutcome>,
+    /// The county's own figures: how many items were delegated, deferred, declined, or are
+    /// still open (a county's notice says "86 delegated, 13 deferred").
+    pub items_summary: ItemsSummary,
+}
+
+/// What became of an item across the townships offered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOutcomeKind {
+    /// Confirmed for every township offered it.
+    DelegatedEverywhere,
+    /// Every township decided; confirmed for some of them.
+    DelegatedSomewhere,
+    /// Every township deferred it.
+    DeferredEverywhere,
+    /// Every township declined it.
+    DeclinedEverywhere,
+    /// Every township decided; none took it (some deferred, some declined).
+    NotDelegated,
+    /// Some township has not answered, or waits for the department.
+    Open,
+}
+
+impl ItemOutcomeKind {
+    /// The outcome of an item from its counts.
+    pub fn of(tally: &Tally) -> ItemOutcomeKind {
+        let total = tally.offered_total;
+        if tally.unanswered + tally.claimed + tally.returned > 0 {
+            ItemOutcomeKind::Open
+        } else if tally.confirmed == total {
+            ItemOutcomeKind::DelegatedEverywhere
+        } else if tally.confirmed > 0 {
+            ItemOutcomeKind::DelegatedSomewhere
+        } else if tally.deferred == total {
+            ItemOutcomeKind::DeferredEverywhere
+        } else if tally.declined == total {
+            ItemOutcomeKind::DeclinedEverywhere
+        } else {
+            ItemOutcomeKind::NotDelegated
+        }
+    }
+}
+
+/// One item's counts across the townships offered it.
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
+pub struct ItemOutcome {
+    /// Catalogue code.
+    pub item: String,
+    /// Item type.
+    pub category: String,
+    /// What became of it.
+    pub outcome: ItemOutcomeKind,
+    /// Counts: `offered_total` is the townships offered it.
+    #[serde(flatten)]
+    pub tally: Tally,
+}
+
+/// Items by outcome.
+#[derive(Debug, Default, Serialize, ToSchema, PartialEq)]
+pub struct ItemsSummary {
+    /// Distinct items.
+    pub items: i64,
+    /// Confirmed for every township offered them.
+    pub delegated_everywhere: i64,
+    /// Confirmed for some townships, every township decided.
+    pub delegated_somewhere: i64,
+    /// Deferred by every township.
+    pub deferred_everywhere: i64,
+    /// Declined by every township.
+    pub declined_everywhere: i64,
+    /// Decided everywhere, taken nowhere, some deferred and some declined.
+    pub not_delegated: i64,
+    /// Still open somewhere.
+    pub open: i64,
+}
+
+impl ItemsSummary {
+    fn of(items: &[ItemOutcome]) -> ItemsSummary {
+        let mut summary = ItemsSummary {
+            items: items.len() as i64,
+            ..ItemsSummary::default()
+        };
+        for item in items {
+            *match item.outcome {
+                ItemOutcomeKind::DelegatedEverywhere => &mut summary.delegated_everywhere,
+                ItemOutcomeKind::DelegatedSomewhere => &mut summary.delegated_somewhere,
+                ItemOutcomeKind::DeferredEverywhere => &mut summary.deferred_everywhere,
+                ItemOutcomeKind::DeclinedEverywhere => &mut summary.declined_everywhere,
+                ItemOutcomeKind::NotDelegated => &mut summary.not_delegated,
+                ItemOutcomeKind::Open => &mut summary.open,
+            } += 1;
+        }
+        summary
+    }
+}
+
+/// Each item's counts by state, from the round's claims (the items' own figures are not
+/// kept: they are read once per change of the round and the answer is kept).
+fn item_outcomes(
+    conn: &mut DbConnection,
+    round: i64,
+    township: Option<&str>,
+) -> AppResult<Vec<ItemOutcome>> {
+    let mut query = claims::table
+        .filter(claims::round_id.eq(round))
+        .group_by((claims::item_code, claims::category, claims::state))
+        .select((
+            claims::item_code,
+            claims::category,
+            claims::state,
+            diesel::dsl::count_star(),
+        ))
+        .into_boxed();
+    if let Some(t) = township {
+        query = query.filter(claims::township_code.eq(t.to_string()));
+    }
+    let rows: Vec<(String, String, String, i64)> = query.load(conn)?;
+    let mut per_item: BTreeMap<String, (String, Tally)> = BTreeMap::new();
+    for (item, category, state, count) in rows {
+        let state = ClaimState::parse(&state).ok_or_else(|| {
+            AppError::Internal(format!("round {round} has a claim in a state {state:?}"))
+        })?;
+        per_item
+            .entry(item)
+            .or_insert_with(|| (category, Tally::default()))
+            .1
+            .add(state, count);
+    }
+    Ok(per_item
+        .into_iter()
+        .map(|(item, (category, tally))| {
+            let tally = tally.finish();
+            ItemOutcome {
+                outcome: ItemOutcomeKind::of(&tally),
+                item,
+                category,
+                tally,
+            }
+        })
+        .collect())
 }
 
 /// One cell of a round's statistics: a township, an item type, a domain and a state.
@@ -222,6 +375,7 @@ pub fn round_statistics(
         query = query.filter(claim_counts::township_code.eq(t.to_string()));
     }
     let rows: Vec<CountRow> = query.load(conn)?;
+    let items = item_outcomes(conn, round, township)?;
     // A township is offered each item once, so its items are its claims.
     let items_offered = match township {
         Some(_) => rows.iter().map(|row| row.4).sum(),
@@ -232,7 +386,7 @@ pub fn round_statistics(
             .optional()?
             .unwrap_or(0),
     };
-    tallied(conn, round, items_offered, rows)
+    tallied(conn, round, items_offered, rows, items)
 }
 
 /// The same statistics counted from the claims themselves: what the kept counts must
@@ -270,7 +424,8 @@ pub fn recounted_statistics(
         item_query = item_query.filter(claims::township_code.eq(t.to_string()));
     }
     let items_offered: i64 = item_query.first(conn)?;
-    tallied(conn, round, items_offered, rows)
+    let items = item_outcomes(conn, round, township)?;
+    tallied(conn, round, items_offered, rows, items)
 }
 
 /// Statistics from counts by township, item type, domain and state.
@@ -279,6 +434,7 @@ fn tallied(
     round: i64,
     items_offered: i64,
     rows: Vec<CountRow>,
+    items: Vec<ItemOutcome>,
 ) -> AppResult<RoundStatistics> {
     let mut overall = Tally::default();
     let mut per_township: BTreeMap<String, Tally> = BTreeMap::new();
@@ -333,5 +489,170 @@ fn tallied(
                 tally: tally.finish(),
             })
             .collect(),
+        items_summary: ItemsSummary::of(&items),
+        items,
     })
+}
+
+/// One county's latest round in a roll-up.
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
+pub struct CountyRollup {
+    /// The county's division code.
+    pub county: String,
+    /// Its name.
+    pub name: String,
+    /// Its latest round.
+    pub round: i64,
+    /// The round's title.
+    pub title: String,
+    /// Townships offered to.
+    pub townships: i64,
+    /// The round's items by outcome.
+    pub items_summary: ItemsSummary,
+    /// The round's claims.
+    pub claims: Tally,
+}
+
+/// A city's or the province's figures over its counties' latest rounds.
+#[derive(Debug, Serialize, ToSchema, PartialEq)]
+pub struct RegionStatistics {
+    /// The region's division code.
+    pub region: String,
+    /// Counties with a round.
+    pub counties: i64,
+    /// Townships offered to, over those counties.
+    pub townships: i64,
+    /// Items offered, summed over the counties (an item offered by two counties counts twice).
+    pub items_offered: i64,
+    /// Items confirmed for every township offered them, or for some.
+    pub items_delegated: i64,
+    /// Items deferred by every township offered them.
+    pub items_deferred: i64,
+    /// Items still open somewhere.
+    pub items_open: i64,
+    /// Claims over the counties, with claim and confirmation rates.
+    pub claims: Tally,
+    /// Each county's latest round, by code.
+    pub per_county: Vec<CountyRollup>,
+}
+
+/// The figures of the latest round of every county in `region`.
+pub fn region_statistics(
+    conn: &mut DbConnection,
+    region: &crate::codes::RegionCode,
+) -> AppResult<RegionStatistics> {
+    let rounds: Vec<(i64, String, String)> = claim_rounds::table
+        .filter(claim_rounds::county_code.like(format!("{}%", region.scope_prefix())))
+        .order((claim_rounds::county_code, claim_rounds::id.desc()))
+        .select((
+            claim_rounds::id,
+            claim_rounds::county_code,
+            claim_rounds::title,
+        ))
+        .load(conn)?;
+    let mut latest: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    for (id, county, title) in rounds {
+        latest.entry(county).or_insert((id, title));
+    }
+    let names: BTreeMap<String, String> = regions::table
+        .filter(regions::code.eq_any(latest.keys()))
+        .select((regions::code, regions::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut totals = RegionStatistics {
+        region: region.to_string(),
+        counties: latest.len() as i64,
+        townships: 0,
+        items_offered: 0,
+        items_delegated: 0,
+        items_deferred: 0,
+        items_open: 0,
+        claims: Tally::default(),
+        per_county: Vec::with_capacity(latest.len()),
+    };
+    let mut claims = Tally::default();
+    for (county, (round, title)) in latest {
+        let stats = round_statistics(conn, round, None)?;
+        let summary = stats.items_summary;
+        totals.townships += stats.townships_offered;
+        totals.items_offered += summary.items;
+        totals.items_delegated += summary.delegated_everywhere + summary.delegated_somewhere;
+        totals.items_deferred += summary.deferred_everywhere;
+        totals.items_open += summary.open;
+        claims.merge(&stats.overall);
+        totals.per_county.push(CountyRollup {
+            name: names.get(&county).cloned().unwrap_or_default(),
+            county,
+            round,
+            title,
+            townships: stats.townships_offered,
+            items_summary: summary,
+            claims: stats.overall,
+        });
+    }
+    totals.claims = claims.finish();
+    Ok(totals)
+}
+
+/// A township's claims in its county's open rounds that are not decided yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undecided {
+    /// The township's division code.
+    pub township: String,
+    /// Not answered.
+    pub unanswered: i64,
+    /// Claimed, awaiting the department.
+    pub claimed: i64,
+    /// Returned by the department, awaiting the township.
+    pub returned: i64,
+}
+
+impl Undecided {
+    /// Every undecided claim.
+    pub fn total(&self) -> i64 {
+        self.unanswered + self.claimed + self.returned
+    }
+}
+
+/// Per township, the claims of `county`'s open rounds still waiting for an answer or a
+/// decision, read from the kept counts.
+pub fn undecided(
+    conn: &mut DbConnection,
+    county: &crate::codes::RegionCode,
+) -> AppResult<Vec<Undecided>> {
+    let waiting = [
+        ClaimState::Offered,
+        ClaimState::Claimed,
+        ClaimState::Returned,
+    ];
+    let rows: Vec<(String, String, i64)> = claim_counts::table
+        .inner_join(claim_rounds::table)
+        .filter(claim_rounds::county_code.eq(county.as_str()))
+        .filter(claim_rounds::status.eq(super::model::RoundStatus::Open.as_str()))
+        .filter(claim_counts::state.eq_any(waiting.map(ClaimState::as_str)))
+        .filter(claim_counts::claims.gt(0))
+        .select((
+            claim_counts::township_code,
+            claim_counts::state,
+            claim_counts::claims,
+        ))
+        .load(conn)?;
+    let mut per_township: BTreeMap<String, Undecided> = BTreeMap::new();
+    for (township, state, claims) in rows {
+        let entry = per_township
+            .entry(township.clone())
+            .or_insert_with(|| Undecided {
+                township,
+                unanswered: 0,
+                claimed: 0,
+                returned: 0,
+            });
+        match ClaimState::parse(&state) {
+            Some(ClaimState::Offered) => entry.unanswered += claims,
+            Some(ClaimState::Claimed) => entry.claimed += claims,
+            _ => entry.returned += claims,
+        }
+    }
+    Ok(per_township.into_values().collect())
 }

@@ -126,10 +126,12 @@ pub fn restore(source: &Path, database: &Path) -> Result<Restored, String> {
         .map_err(|e| format!("cannot open {}: {e}", lock_path(database).display()))?;
     match lock.try_lock() {
         Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => return Err(format!(
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(format!(
             "{} is in use (a running quanze, or another command holds it): stop it, then restore",
             database.display()
-        )),
+        ))
+        }
         Err(std::fs::TryLockError::Error(e)) => {
             return Err(format!("cannot lock {}: {e}", database.display()))
         }

@@ -272,6 +272,7 @@ diesel::table! {
         anchor_seq -> Nullable<BigInt>,
         anchor_mac -> Nullable<Text>,
         anchor_jws -> Nullable<Text>,
+        incomplete_reason -> Nullable<Text>,
     }
 }
 
@@ -323,6 +324,7 @@ diesel::table! {
 
 diesel::joinable!(organisations -> regions (region_code));
 diesel::joinable!(claims -> claim_rounds (round_id));
+diesel::joinable!(claim_counts -> claim_rounds (round_id));
 diesel::joinable!(claims -> catalogue_items (item_id));
 diesel::joinable!(claims -> regions (township_code));
 diesel::joinable!(claim_events -> claims (claim_id));

@@ -113,14 +113,16 @@ fn version_key(path: &(String, String, i32)) -> AppResult<VersionKey> {
 
 /// Freeze the working copy into the next version: its canonical JSON and SHA-256, a
 /// title and a change summary. `county_compiler`. Refused while another version of the
-/// list is under review or approved.
+/// list is under review or approved; a power list is refused (409 `not-ready`, the
+/// undecided claims counted per township) while the county's open round has undecided
+/// claims, unless `allow_incomplete` with an `incomplete_reason`.
 #[utoipa::path(
     tag = "publication",
     params(("county" = String, Path, description = "County division code"), ("kind" = ListKind, Path, description = "power or duty")),
     request_body = SubmitInput,
     responses(
         (status = 201, body = VersionHistory, headers(("ETag" = String, description = "The version's revision"))),
-        (status = 409, description = "Another version is under review, or there is nothing to submit", body = Problem, content_type = "application/problem+json")
+        (status = 409, description = "Another version is under review, there is nothing to submit, or (not-ready) claims of the county's open round are undecided", body = Problem, content_type = "application/problem+json")
     )
 )]
 #[post("/api/v1/counties/{county}/lists/{kind}/versions")]

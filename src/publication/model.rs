@@ -250,6 +250,10 @@ pub struct Version {
     pub anchor_mac: Option<String>,
     /// The signed anchor: a compact JWS of the head and this publication.
     pub anchor_jws: Option<String>,
+    /// Why a power list was submitted while claims of its county's open round were still
+    /// undecided (`allow_incomplete`); reviewers read it beside the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
 }
 
 impl Version {
@@ -468,6 +472,59 @@ pub struct SubmitInput {
     /// Power lists: the catalogue edition to compile under (default: the latest round's).
     #[serde(default)]
     pub edition: Option<String>,
+    /// Power lists: submit although claims of the county's open round are undecided
+    /// (otherwise a 409 counts them per township); needs `incomplete_reason`.
+    #[serde(default)]
+    pub allow_incomplete: bool,
+    /// Why the list goes to review before the round is decided; part of the version.
+    #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
+    #[serde(default)]
+    pub incomplete_reason: Option<String>,
+}
+
+/// Whether a power list may be submitted while `undecided` claims wait: the reason it is
+/// submitted anyway, none when nothing waits, or the refusal counting them per township.
+pub fn readiness(
+    undecided: &[crate::claims::Undecided],
+    allow_incomplete: bool,
+    reason: Option<&str>,
+) -> AppResult<Option<String>> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if undecided.is_empty() {
+        return Ok(None);
+    }
+    if allow_incomplete {
+        return match reason {
+            Some(reason) => Ok(Some(reason.to_string())),
+            None => Err(AppError::invalid(
+                "incomplete_reason",
+                "say why the list goes to review while claims are undecided",
+            )),
+        };
+    }
+    let total: i64 = undecided.iter().map(|u| u.total()).sum();
+    Err(AppError::NotReady {
+        detail: format!(
+            "{total} claim(s) of the county's open round in {} township(s) are undecided: decide them, close the round, or submit with allow_incomplete and an incomplete_reason",
+            undecided.len()
+        ),
+        errors: undecided
+            .iter()
+            .map(|u| {
+                FieldError::new(
+                    u.township.clone(),
+                    format!(
+                        "{} undecided: {} unanswered, {} awaiting the department, {} returned to the township",
+                        u.total(),
+                        u.unanswered,
+                        u.claimed,
+                        u.returned
+                    ),
+                )
+            })
+            .collect(),
+    })
 }
 
 /// A publication.
@@ -745,6 +802,20 @@ impl Versions {
             }
         }
         AppError::check(blank)?;
+        let incomplete_reason = match kind {
+            ListKind::Power => readiness(
+                &crate::claims::undecided(conn, county)?,
+                input.allow_incomplete,
+                input.incomplete_reason.as_deref(),
+            )?,
+            ListKind::Duty if input.allow_incomplete => {
+                return Err(AppError::invalid(
+                    "allow_incomplete",
+                    "only a power list waits for a claiming round",
+                ))
+            }
+            ListKind::Duty => None,
+        };
         let open: Option<(i32, String)> = list_versions::table
             .filter(list_versions::county_code.eq(county.as_str()))
             .filter(list_versions::kind.eq(kind.as_str()))
@@ -795,6 +866,7 @@ impl Versions {
                 list_versions::submitted_by.eq(&actor.sub),
                 list_versions::submitted_at.eq(stamp),
                 list_versions::revision.eq(1),
+                list_versions::incomplete_reason.eq(&incomplete_reason),
             ))
             .execute(conn)?;
         let version = Versions::find(conn, county, kind, number)?;
@@ -812,10 +884,14 @@ impl Versions {
             "list_version",
             &entity(&version),
             &format!(
-                "submitted {} list version {number} ({} items, sha256 {})",
+                "submitted {} list version {number} ({} items, sha256 {}){}",
                 kind.as_str(),
                 compiled.item_count,
-                compiled.hash
+                compiled.hash,
+                incomplete_reason
+                    .as_deref()
+                    .map(|r| format!(" with claims undecided: {r}"))
+                    .unwrap_or_default()
             ),
         )?;
         Ok(version)

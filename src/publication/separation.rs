@@ -168,6 +168,7 @@ mod tests {
             anchor_seq: None,
             anchor_mac: None,
             anchor_jws: None,
+            incomplete_reason: None,
         }
     }
 

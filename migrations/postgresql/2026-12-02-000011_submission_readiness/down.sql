@@ -1,0 +1,1 @@
+ALTER TABLE list_versions DROP COLUMN incomplete_reason;

@@ -875,3 +875,112 @@ fn each_upgrade_that_keeps_data_rolls_back_and_forward_keeping_it() {
         server = Some(upgraded);
     }
 }
+
+/// Rolling back past the trust upgrade (000007) cannot keep what that upgrade added, but
+/// must keep everything else: it and the migrations above it are rolled back, the
+/// documents must be back in their versions' rows intact (000005's down), and once up
+/// again every list, claim, count and audit event is as before. What is lost is exactly
+/// what 000007 made, pinned here so that a rollback losing more fails: the stored
+/// signatures and anchors of publications, the reviewing organisations' names, and where
+/// the audit chain's keyed events begin (every event written before no longer verifies).
+#[test]
+fn rolling_back_past_the_trust_upgrade_loses_only_what_it_added() {
+    let app = TestApp::with_demo();
+    let round = populate(&app);
+    let before = fingerprint(&app, round);
+    assert_trusted(&before);
+    let kept = record_rows(&app);
+    let trust = MIGRATIONS
+        .iter()
+        .position(|(version, _)| *version == "20261127000007")
+        .unwrap();
+    // Down to the oldest migration below the trust upgrade that keeps data.
+    let bottom = (0..trust)
+        .rev()
+        .take_while(|&level| MIGRATIONS[level].1 == Down::Keeps)
+        .last()
+        .expect("migrations below the trust upgrade that keep data");
+    let rolled: Vec<&str> = MIGRATIONS[bottom..]
+        .iter()
+        .rev()
+        .map(|(version, _)| *version)
+        .collect();
+    revert_all(&app, &rolled);
+
+    let documents = lines(
+        &app,
+        "SELECT content_hash || ' ' || content AS line FROM list_versions",
+    );
+    assert_eq!(documents.len() as i64, kept["list_versions"]);
+    for document in &documents {
+        let (hash, content) = document.split_once(' ').unwrap();
+        assert_eq!(
+            sha256(content.as_bytes()),
+            hash,
+            "a version's document moved back into its row intact"
+        );
+    }
+
+    assert_eq!(migrate(&app), rolled.len());
+    let upgraded = app.beside(|_| {});
+    let after = fingerprint(&upgraded, round);
+    let what = format!("rolling back {rolled:?} and upgrading again");
+    let mut lost = vec!["the publication feed".to_string(), "rows".to_string()];
+    for kind in ["power", "duty"] {
+        let versions = format!("the {kind} list's versions");
+        let published = &after[&versions][0];
+        assert!(
+            published["signature"].is_null() && published["audit_anchor"].is_null(),
+            "the trust upgrade's rollback drops the stored signature and anchor: {published}"
+        );
+        assert_eq!(
+            without_trust(&after[&versions]),
+            without_trust(&before[&versions]),
+            "the {kind} list's versions changed after {what}, besides their trust"
+        );
+        lost.push(versions);
+    }
+    assert_eq!(
+        without_trust(&after["the publication feed"]["items"]),
+        without_trust(&before["the publication feed"]["items"]),
+        "the publication feed changed after {what}, besides its trust"
+    );
+    let mut rows = before["rows"].clone();
+    rows["audit_anchors"] = json!(0);
+    assert_eq!(after["rows"], rows, "rows changed after {what}");
+    let events = kept["audit_events"];
+    let report = &after["the audit chain's verification"];
+    assert_eq!(
+        (
+            &report["valid"],
+            &report["first_bad_seq"],
+            &report["keyed_from"]
+        ),
+        (&json!(false), &json!(1), &json!(events + 1)),
+        "the chain's keyed events are taken as unkeyed: {report}"
+    );
+    lost.push("the audit chain's verification".to_string());
+    for (name, was) in &before {
+        if !lost.contains(name) {
+            assert_eq!(&after[name], was, "{name} changed after {what}");
+        }
+    }
+}
+
+/// Published versions (or feed entries) without what the trust upgrade added: the stored
+/// signature, the anchor, the reviewing organisations' names.
+fn without_trust(versions: &Value) -> Value {
+    let mut versions = versions.clone();
+    for version in versions.as_array_mut().unwrap() {
+        let version = version.as_object_mut().unwrap();
+        version.remove("signature");
+        version.remove("audit_anchor");
+        for review in version["reviews"].as_array_mut().unwrap() {
+            review["organisation"]
+                .as_object_mut()
+                .unwrap()
+                .remove("name");
+        }
+    }
+    versions
+}

@@ -85,20 +85,27 @@ pub fn test_config(db_url: &str) -> Config {
     config
 }
 
-/// Serialises making the template across test processes.
+/// Serialises making and dropping templates across test processes (held exclusively);
+/// held shared while a test database is copied from one, so that no process drops the
+/// template being copied (another checkout's tests may run beside these).
 const TEMPLATE_LOCK: i64 = 0x7175_616e_7a65;
 
 /// The name of a database migrated to this tree's PostgreSQL migrations, made by the
-/// first test process that needs it (one per set of migrations; older ones are dropped).
+/// first test process that needs it (one per set of migrations, named by their paths in
+/// the tree and their content, so that checkouts with the same migrations share it; older
+/// ones are dropped). Returns holding the template lock shared: release it once copied.
 fn migrated_template(admin: &mut diesel::PgConnection, base: &str) -> String {
     use diesel::prelude::*;
     use sha2::{Digest, Sha256};
-    let mut files: Vec<_> =
-        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgresql"));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgresql");
+    let mut files: Vec<_> = walk(&root);
     files.sort();
     let mut hash = Sha256::new();
     for file in &files {
-        hash.update(file.to_string_lossy().as_bytes());
+        let relative = file
+            .strip_prefix(&root)
+            .expect("a file under the migrations");
+        hash.update(relative.to_string_lossy().as_bytes());
         hash.update(std::fs::read(file).expect("a migration file"));
     }
     let name = format!("quanze_template_{}", &hex::encode(hash.finalize())[..16]);
@@ -147,8 +154,10 @@ fn migrated_template(admin: &mut diesel::PgConnection, base: &str) -> String {
         }
     }
     admin
-        .batch_execute(&format!("SELECT pg_advisory_unlock({TEMPLATE_LOCK})"))
-        .expect("release the template lock");
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({TEMPLATE_LOCK}); SELECT pg_advisory_unlock({TEMPLATE_LOCK})"
+        ))
+        .expect("hold the template lock shared");
     name
 }
 
@@ -185,6 +194,7 @@ fn fresh_database() -> (String, Database) {
             for statement in [
                 format!("DROP DATABASE IF EXISTS {name}"),
                 format!("CREATE DATABASE {name} TEMPLATE {template}"),
+                format!("SELECT pg_advisory_unlock_shared({TEMPLATE_LOCK})"),
             ] {
                 admin
                     .batch_execute(&statement)

@@ -17,4 +17,5 @@ mod public;
 mod regions;
 mod retries;
 mod tokens;
+mod upgrades;
 mod wire;

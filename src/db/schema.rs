@@ -272,7 +272,6 @@ diesel::table! {
         anchor_seq -> Nullable<BigInt>,
         anchor_mac -> Nullable<Text>,
         anchor_jws -> Nullable<Text>,
-        incomplete_reason -> Nullable<Text>,
     }
 }
 

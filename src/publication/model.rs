@@ -250,10 +250,6 @@ pub struct Version {
     pub anchor_mac: Option<String>,
     /// The signed anchor: a compact JWS of the head and this publication.
     pub anchor_jws: Option<String>,
-    /// Why a power list was submitted while claims of its county's open round were still
-    /// undecided (`allow_incomplete`); reviewers read it beside the version.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub incomplete_reason: Option<String>,
 }
 
 impl Version {
@@ -476,11 +472,21 @@ pub struct SubmitInput {
     /// (otherwise a 409 counts them per township); needs `incomplete_reason`.
     #[serde(default)]
     pub allow_incomplete: bool,
-    /// Why the list goes to review before the round is decided; part of the version.
+    /// Why the list goes to review before the round is decided; added to the version's
+    /// change summary.
     #[validate(length(max = 2000))]
     #[schema(max_length = 2000)]
     #[serde(default)]
     pub incomplete_reason: Option<String>,
+}
+
+/// A version's change summary (調整說明): as given, and, when it was submitted with claims
+/// undecided, why, where every reader of the summary (reviewers, the public feed) sees it.
+pub fn change_summary(given: &str, incomplete_reason: Option<&str>) -> String {
+    match incomplete_reason {
+        Some(reason) => format!("{}\n（提交时仍有未决认领：{reason}）", given.trim()),
+        None => given.trim().to_string(),
+    }
 }
 
 /// Whether a power list may be submitted while `undecided` claims wait: the reason it is
@@ -859,14 +865,16 @@ impl Versions {
                 list_versions::number.eq(number),
                 list_versions::status.eq(VersionStatus::InReview.as_str()),
                 list_versions::title.eq(input.title.trim()),
-                list_versions::change_summary.eq(input.change_summary.trim()),
+                list_versions::change_summary.eq(change_summary(
+                    &input.change_summary,
+                    incomplete_reason.as_deref(),
+                )),
                 list_versions::content_hash.eq(&compiled.hash),
                 list_versions::item_count.eq(compiled.item_count as i32),
                 list_versions::answered_findings.eq(serde_json::to_string(&answered)?),
                 list_versions::submitted_by.eq(&actor.sub),
                 list_versions::submitted_at.eq(stamp),
                 list_versions::revision.eq(1),
-                list_versions::incomplete_reason.eq(&incomplete_reason),
             ))
             .execute(conn)?;
         let version = Versions::find(conn, county, kind, number)?;

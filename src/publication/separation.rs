@@ -168,7 +168,6 @@ mod tests {
             anchor_seq: None,
             anchor_mac: None,
             anchor_jws: None,
-            incomplete_reason: None,
         }
     }
 

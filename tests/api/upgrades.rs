@@ -357,6 +357,8 @@ fn publish_list(app: &TestApp, kind: &str) {
     let mut submission = json!({"title": format!("泸县{kind}清单"), "change_summary": "首次编制"});
     if kind == "power" {
         submission["edition"] = json!("2026");
+        submission["allow_incomplete"] = json!(true);
+        submission["incomplete_reason"] = json!("已确认事项先行公布");
     }
     let submitted = expect_json(
         app.post(

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod access;
 mod answers;
+mod outcomes;
 mod rounds;
 mod statistics;
 

@@ -395,7 +395,7 @@ fn the_power_set_is_the_statutory_items_plus_confirmed_claims() {
 }
 
 /// A 99-item edition of comprehensive-enforcement powers, as in Huade's report.
-fn huade_edition(app: &TestApp) {
+pub(crate) fn huade_edition(app: &TestApp) {
     let items: Vec<Value> = (1..=99)
         .map(|i| {
             let mut it = item(&format!("HD-{i:03}"), &format!("化德县赋权事项第{i}项"));

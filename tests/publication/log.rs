@@ -223,7 +223,11 @@ fn the_publication_log_lists_every_publication_oldest_first_with_delta_sync() {
         format!("/public/v1/counties/{HEJIANG}/lists/duty/versions/1")
     );
     assert_eq!(items[3]["content_hash"], p2["content_hash"]);
-    assert_eq!(items[3]["change_summary"], "新增<赋权>事项 & 调整");
+    assert_eq!(
+        items[3]["change_summary"],
+        "新增<赋权>事项 & 调整\n（提交时仍有未决认领：已确认事项先行公布）",
+        "the summary as given, and why it was submitted with claims undecided"
+    );
     assert_eq!(items[3]["status"], "published");
 
     // Delta sync: since= the previous answer's next_since gives only later ones.

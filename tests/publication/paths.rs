@@ -212,17 +212,20 @@ fn the_power_list_goes_from_submission_through_return_and_approval_to_two_public
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["number"], 3);
     assert_eq!(list[0]["status"], "published");
-    assert_eq!(list[0]["change_summary"], "2024年下半年调整");
+    assert!(list[0]["change_summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("2024年下半年调整"));
     assert_eq!(list[0]["effective_from"], "2024-09-01");
     assert_eq!(list[0]["effective_to"], Value::Null);
     assert_eq!(list[0]["content_hash"], h3.as_str());
     assert_eq!(list[0]["url"], public_version_path("power", 3));
     assert_eq!(list[1]["number"], 2);
     assert_eq!(list[1]["status"], "superseded");
-    assert_eq!(
-        list[1]["change_summary"],
-        "根据审查意见调整：玉蟾街道新增CF-0002"
-    );
+    assert!(list[1]["change_summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("根据审查意见调整：玉蟾街道新增CF-0002"));
     assert_eq!(list[1]["effective_from"], "2024-03-01");
     assert_eq!(list[1]["effective_to"], "2024-09-01");
     assert_eq!(version(&app, "power", 2).0["status"], "superseded");

@@ -1,1 +1,0 @@
-ALTER TABLE list_versions DROP COLUMN incomplete_reason;

@@ -262,7 +262,8 @@ impl Db {
     }
 
     /// Undoes the last applied migration of this backend and names it: the way back when
-    /// an upgrade must be rolled back. Each migration's `down.sql` keeps the data.
+    /// an upgrade must be rolled back. The newest downs keep the record; older ones drop
+    /// what their ups made (the README's operations section says which).
     pub fn revert_last_migration(&self) -> AppResult<String> {
         let mut conn = self.get()?;
         match &mut *conn {

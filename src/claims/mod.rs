@@ -161,6 +161,67 @@ pub struct ClaimQuery {
     pub sector: Option<String>,
     /// Only this item code.
     pub item: Option<String>,
+    /// `me`: what waits for the caller. For a township clerk, its township's claims not
+    /// answered yet or returned by the department; for a department officer, claims of its
+    /// department's sector awaiting confirmation. The page's `total` counts them.
+    pub awaiting: Option<Awaiting>,
+}
+
+/// Whose work a list of claims is narrowed to.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Awaiting {
+    /// The caller's.
+    Me,
+}
+
+/// Narrows `filter` to what waits for `principal`: a clerk's unanswered and returned
+/// claims, an officer's department's claims awaiting confirmation.
+fn awaiting_me(
+    conn: &mut crate::db::DbConnection,
+    principal: &Principal,
+    county: &crate::codes::RegionCode,
+    mut filter: ClaimFilter,
+) -> AppResult<ClaimFilter> {
+    use crate::auth::Permission;
+    if principal.can(Permission::AnswerClaims) && filter.township.is_some() {
+        filter.states = vec![ClaimState::Offered, ClaimState::Returned];
+    } else if principal.can(Permission::ConfirmClaims) {
+        let department =
+            crate::organisations::Organisation::department_of_actor(conn, principal, county)?;
+        filter.states = vec![ClaimState::Claimed];
+        filter.sector = department.sector;
+        if filter.sector.is_none() {
+            return Err(AppError::invalid(
+                "awaiting",
+                format!(
+                    "your department {} has no sector: no claims wait for it",
+                    department.code
+                ),
+            ));
+        }
+    } else {
+        return Err(AppError::invalid(
+            "awaiting",
+            "awaiting=me lists what waits for a township clerk or a department officer",
+        ));
+    }
+    Ok(filter)
+}
+
+/// The reader's filter on a round's claims, narrowed to its own work for `awaiting=me`.
+fn filter_for(
+    conn: &mut crate::db::DbConnection,
+    principal: &Principal,
+    round: &Round,
+    query: ClaimQuery,
+) -> AppResult<ClaimFilter> {
+    let awaiting = query.awaiting.is_some();
+    let filter = claim_filter(principal, query)?;
+    match awaiting {
+        true => awaiting_me(conn, principal, &round.county(), filter),
+        false => Ok(filter),
+    }
 }
 
 /// The filter a reader may use: a township clerk sees its own township only.
@@ -175,7 +236,7 @@ fn claim_filter(principal: &Principal, query: ClaimQuery) -> AppResult<ClaimFilt
     }
     Ok(ClaimFilter {
         township: own.or(query.township),
-        state: query.state,
+        states: query.state.into_iter().collect(),
         category: query.category,
         domain: query.domain,
         sector: query.sector,
@@ -198,11 +259,14 @@ pub async fn list_claims(
     page: web::Query<PageParams>,
 ) -> AppResult<web::Json<Page<Claim>>> {
     let round = readable_round(&state, &principal, round.into_inner()).await?;
-    let filter = claim_filter(&principal, query.into_inner())?;
+    let query = query.into_inner();
     let page = page.into_inner().resolve()?;
     let (items, total) = state
         .db
-        .read(move |conn| Claims::list(conn, round.id, &filter, page))
+        .read(move |conn| {
+            let filter = filter_for(conn, &principal, &round, query)?;
+            Claims::list(conn, round.id, &filter, page)
+        })
         .await?;
     Ok(web::Json(page.wrap(items, total)))
 }
@@ -239,10 +303,15 @@ pub async fn export_claims(
     query: web::Query<ClaimQuery>,
 ) -> AppResult<HttpResponse> {
     let round = readable_round(&state, &principal, round.into_inner()).await?;
-    let filter = claim_filter(&principal, query.into_inner())?;
+    let query = query.into_inner();
     let id = round.id;
     let db = state.db.clone();
-    let read = move || db.read_blocking(|conn| Claims::all(conn, id, &filter));
+    let read = move || {
+        db.read_blocking(|conn| {
+            let filter = filter_for(conn, &principal, &round, query)?;
+            Claims::all(conn, round.id, &filter)
+        })
+    };
     let claims = state.gates.run(WorkClass::Export, read).await?;
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend(write_csv(claims.iter().map(|c| ClaimCsvRow {

@@ -275,8 +275,8 @@ pub struct ChangeRequest {
 pub struct ClaimFilter {
     /// Only this township.
     pub township: Option<String>,
-    /// Only this state.
-    pub state: Option<ClaimState>,
+    /// Only these states (any, when empty).
+    pub states: Vec<ClaimState>,
     /// Only this item-type code.
     pub category: Option<String>,
     /// Only this domain.
@@ -644,8 +644,8 @@ impl Claims {
             if let Some(v) = &filter.township {
                 q = q.filter(claims::township_code.eq(v.clone()));
             }
-            if let Some(v) = filter.state {
-                q = q.filter(claims::state.eq(v.as_str()));
+            if !filter.states.is_empty() {
+                q = q.filter(claims::state.eq_any(filter.states.iter().map(|s| s.as_str())));
             }
             if let Some(v) = &filter.category {
                 q = q.filter(claims::category.eq(v.clone()));

@@ -340,3 +340,104 @@ fn a_power_list_waits_for_its_round_unless_the_compiler_says_why() {
     let version = expect_json(app.post(&versions, &app.compiler(), &body), 201);
     assert_eq!(version["change_summary"], "首次编制");
 }
+
+/// `?awaiting=me` on a round's claims: its `total`.
+fn waiting(app: &TestApp, round: i64, token: &str) -> (i64, Vec<Value>) {
+    let page = expect_json(
+        app.get_as(
+            &format!("/api/v1/claim-rounds/{round}/claims?awaiting=me&page_size=500"),
+            token,
+        ),
+        200,
+    );
+    (
+        page["total"].as_i64().unwrap(),
+        page["items"].as_array().unwrap().clone(),
+    )
+}
+
+#[test]
+fn work_lists_show_each_clerk_and_officer_what_waits_for_them() {
+    let app = TestApp::with_demo();
+    let round = demo_round(&app);
+    let clerk = app.clerk(YUCHAN);
+    let offered = claims_of(&app, round, YUCHAN).len() as i64;
+    let (total, items) = waiting(&app, round, &clerk);
+    assert_eq!(
+        total, offered,
+        "every claim of its township waits for the clerk"
+    );
+    assert!(items.iter().all(|c| c["township"] == YUCHAN));
+
+    let claims = claims_of(&app, round, YUCHAN);
+    expect_json(
+        answer(
+            &app,
+            round,
+            &clerk,
+            YUCHAN,
+            json!([
+                {"item": "CF-0001", "answer": "claim", "unit": "luxian-yuchan-zfd", "revision": revision(&claims, "CF-0001")},
+                {"item": "CF-0002", "answer": "claim", "unit": "luxian-yuchan-zfd", "revision": revision(&claims, "CF-0002")},
+                {"item": "CF-0003", "answer": "defer", "reason": "人员不足", "revision": revision(&claims, "CF-0003")}
+            ]),
+        ),
+        200,
+    );
+    assert_eq!(waiting(&app, round, &clerk).0, offered - 3);
+
+    // The enforcement bureau is waited for on the two claims of its sector; the ecology
+    // bureau on none.
+    let enforcement = app.officer("luxian-zhzf");
+    let (total, items) = waiting(&app, round, &enforcement);
+    assert_eq!(total, 2);
+    assert!(items
+        .iter()
+        .all(|c| c["state"] == "claimed" && c["sector"] == "comprehensive_enforcement"));
+    assert_eq!(waiting(&app, round, &app.officer("luxian-sthj")).0, 0);
+
+    // A return goes back on the clerk's list.
+    let claims = claims_of(&app, round, YUCHAN);
+    expect_json(
+        decide(
+            &app,
+            round,
+            &enforcement,
+            json!([{"township": YUCHAN, "item": "CF-0002", "decision": "return", "note": "承接主体应为综合执法队", "revision": revision(&claims, "CF-0002")}]),
+        ),
+        200,
+    );
+    let (total, items) = waiting(&app, round, &clerk);
+    assert_eq!(total, offered - 2);
+    assert!(items
+        .iter()
+        .any(|c| c["item"] == "CF-0002" && c["state"] == "returned"));
+    assert_eq!(waiting(&app, round, &enforcement).0, 1);
+
+    // The same list as CSV; and nobody else has a work list here.
+    let csv = app.get_as(
+        &format!("/api/v1/claim-rounds/{round}/export?awaiting=me"),
+        &enforcement,
+    );
+    assert_eq!(csv.status(), 200);
+    assert_eq!(
+        csv.text().unwrap().lines().count(),
+        2,
+        "a header and one claim"
+    );
+    let problem = expect_problem(
+        app.get_as(
+            &format!("/api/v1/claim-rounds/{round}/claims?awaiting=me"),
+            &app.compiler(),
+        ),
+        422,
+    );
+    assert_eq!(problem["errors"][0]["field"], "awaiting");
+    expect_problem(
+        app.get_as(
+            &format!("/api/v1/claim-rounds/{round}/claims?awaiting=everyone"),
+            &clerk,
+        ),
+        400,
+    );
+}

@@ -262,6 +262,12 @@ fn catalogue_items(rng: &mut Rng, count: usize) -> Vec<(usize, ItemInput)> {
                 service_guide: (i % 12 == 0)
                     .then(|| format!("申请{subject}{verb}：携带身份证明到便民服务中心办理。")),
                 parent_code: None,
+                // Some statutory powers are a town's or a township's, not a subdistrict's.
+                township_kinds: if statutory && i % 8 == 3 {
+                    vec!["town".into(), "township".into()]
+                } else {
+                    Vec::new()
+                },
             }
         })
         .enumerate()

@@ -54,7 +54,13 @@ pub fn changed_fields(from: &ItemInput, to: &ItemInput) -> Vec<FieldChange> {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
     };
-    let (old, new) = (as_map(from), as_map(to));
+    let (old, mut new) = (as_map(from), as_map(to));
+    // A field left out when empty (township_kinds) is compared as absent on the other side.
+    for field in old.keys() {
+        if !new.contains_key(field) {
+            new.insert(field.clone(), serde_json::Value::Null);
+        }
+    }
     new.into_iter()
         .filter_map(|(field, value)| {
             let before = old.get(&field).cloned().unwrap_or(serde_json::Value::Null);

@@ -114,6 +114,18 @@ pub struct ItemInput {
     /// The parent item's code, for a sub-item.
     #[serde(default)]
     pub parent_code: Option<String>,
+    /// Statutory items: the kinds of township they belong to (a town's powers are not a
+    /// subdistrict's); every township when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::codes::TownshipKind>)]
+    pub township_kinds: Vec<String>,
+}
+
+impl ItemInput {
+    /// Whether a township of `kind` holds this item when it is statutory.
+    pub fn belongs_to(&self, kind: crate::codes::TownshipKind) -> bool {
+        self.township_kinds.is_empty() || self.township_kinds.iter().any(|k| k == kind.as_str())
+    }
 }
 
 /// A catalogue item as read.
@@ -156,6 +168,7 @@ pub struct ItemRecord {
     pub revision: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub township_kinds: Option<String>,
 }
 
 impl ItemRecord {
@@ -187,6 +200,8 @@ impl ItemRecord {
             revision,
             created_at,
             updated_at,
+            township_kinds: (!content.township_kinds.is_empty())
+                .then(|| content.township_kinds.join(",")),
         }
     }
 
@@ -209,6 +224,11 @@ impl ItemRecord {
                 high_frequency: self.high_frequency,
                 service_guide: self.service_guide,
                 parent_code: self.parent_code,
+                township_kinds: self
+                    .township_kinds
+                    .as_deref()
+                    .map(|kinds| kinds.split(',').map(String::from).collect())
+                    .unwrap_or_default(),
             },
             revision: self.revision,
             created_at: self.created_at,
@@ -327,6 +347,24 @@ impl ItemInput {
                 "source",
                 format!("{:?} must be statutory or delegable", self.source),
             ),
+        }
+        let mut seen = Vec::new();
+        for kind in &self.township_kinds {
+            if crate::codes::TownshipKind::parse(kind).is_none() {
+                bad(
+                    "township_kinds",
+                    format!("{kind:?} is not a kind of township: subdistrict, town or township"),
+                );
+            } else if seen.contains(&kind) {
+                bad("township_kinds", format!("{kind:?} is named twice"));
+            }
+            seen.push(kind);
+        }
+        if !self.township_kinds.is_empty() && self.source != Source::Statutory.as_str() {
+            bad(
+                "township_kinds",
+                "only a statutory item names the kinds of township it belongs to; a round chooses the townships a delegable item is offered to".into(),
+            );
         }
         if !dict.sectors.contains(&self.sector) {
             bad(
@@ -448,7 +486,44 @@ mod tests {
             high_frequency: false,
             service_guide: None,
             parent_code: None,
+            township_kinds: Vec::new(),
         }
+    }
+
+    #[test]
+    fn township_kinds_are_named_once_and_only_on_statutory_items() {
+        fn kinds(kinds: &'static [&'static str]) -> impl Fn(&mut ItemInput) {
+            move |i: &mut ItemInput| {
+                i.township_kinds = kinds.iter().map(|k| k.to_string()).collect()
+            }
+        }
+        assert_eq!(
+            refused(kinds(&["town"])),
+            ["township_kinds"],
+            "a delegable item"
+        );
+        let statutory = |i: &mut ItemInput| {
+            i.source = "statutory".into();
+            i.delegation_mode = None;
+        };
+        assert!(refused(|i| {
+            statutory(i);
+            kinds(&["town", "township"])(i)
+        })
+        .is_empty());
+        assert_eq!(
+            refused(|i| {
+                statutory(i);
+                kinds(&["village", "town", "town"])(i)
+            }),
+            ["township_kinds", "township_kinds"]
+        );
+        let mut input = item();
+        input.township_kinds = vec!["town".into(), "township".into()];
+        assert!(input.belongs_to(crate::codes::TownshipKind::Town));
+        assert!(!input.belongs_to(crate::codes::TownshipKind::Subdistrict));
+        input.township_kinds.clear();
+        assert!(input.belongs_to(crate::codes::TownshipKind::Subdistrict));
     }
 
     /// The fields a changed item is refused for.

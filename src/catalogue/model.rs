@@ -807,6 +807,7 @@ impl Items {
             catalogue_items::high_frequency.eq(record.high_frequency),
             catalogue_items::service_guide.eq(&record.service_guide),
             catalogue_items::parent_code.eq(&record.parent_code),
+            catalogue_items::township_kinds.eq(&record.township_kinds),
             catalogue_items::revision.eq(record.revision),
             catalogue_items::updated_at.eq(record.updated_at),
         ))

@@ -59,6 +59,8 @@ struct ItemCsvRow {
     service_guide: String,
     #[serde(default)]
     parent_code: String,
+    #[serde(default)]
+    township_kinds: String,
 }
 
 /// Reads a legal-basis cell: one `law|article|excerpt` per line.
@@ -147,6 +149,11 @@ impl ItemCsvRow {
             high_frequency,
             service_guide: cell_optional(self.service_guide),
             parent_code: cell_optional(self.parent_code),
+            township_kinds: cell_parts(&self.township_kinds)
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect(),
         }
     }
 
@@ -174,6 +181,7 @@ impl ItemCsvRow {
             high_frequency: input.high_frequency.to_string(),
             service_guide: input.service_guide.clone().unwrap_or_default(),
             parent_code: input.parent_code.clone().unwrap_or_default(),
+            township_kinds: input.township_kinds.join("|"),
         }
     }
 }

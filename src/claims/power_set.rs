@@ -101,8 +101,12 @@ pub fn power_set(
         .filter(catalogue_items::source.eq(crate::catalogue::Source::Statutory.as_str()))
         .select(crate::catalogue::ItemRecord::as_select())
         .load::<crate::catalogue::ItemRecord>(conn)?;
+    let kind = township.township_kind().ok();
     for record in statutory {
         let item: Item = record.into_item()?;
+        if kind.is_some_and(|kind| !item.content.belongs_to(kind)) {
+            continue;
+        }
         powers.insert(
             item.content.code.clone(),
             Power {

@@ -76,6 +76,7 @@ diesel::table! {
         revision -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        township_kinds -> Nullable<Text>,
     }
 }
 

@@ -347,7 +347,26 @@ fn the_power_set_is_the_statutory_items_plus_confirmed_claims() {
         200,
     );
     assert_eq!(set["edition"], "2026");
-    assert_eq!(set["statutory"], 10);
+    // A subdistrict holds the statutory items of every township but CJ-0002 (forest
+    // rights disputes), which belongs to towns and townships; a town holds all ten.
+    assert_eq!(set["statutory"], 9);
+    let holds_cj = |set: &Value| {
+        set["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["code"] == "CJ-0002")
+    };
+    assert!(!holds_cj(&set));
+    let town = expect_json(
+        app.get_as(
+            &format!("/api/v1/townships/{FUJI}/power-set"),
+            &app.compiler(),
+        ),
+        200,
+    );
+    assert_eq!(town["statutory"], 10);
+    assert!(holds_cj(&town));
     assert_eq!(
         set["delegated"], 1,
         "claimed but unconfirmed items are not held yet"

@@ -212,12 +212,13 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
     let db = quanze::db::Db::connect(&app.db_url, 1, std::time::Duration::from_secs(5)).unwrap();
     let slice_path = format!("/public/v1/townships/{YUCHAN}/power-list");
     let (_, slice, _) = public_document(&app, &slice_path);
-    let reverted: Vec<String> = (0..6)
+    let reverted: Vec<String> = (0..7)
         .map(|_| db.revert_last_migration().expect("revert"))
         .collect();
     assert_eq!(
         reverted,
         [
+            "20261202000011",
             "20261202000010",
             "20261202000009",
             "20261127000008",
@@ -226,7 +227,7 @@ fn frozen_documents_survive_rolling_the_storage_migrations_back_and_forward() {
             "20261121000005"
         ]
     );
-    assert_eq!(db.migrate().expect("migrate again"), 6);
+    assert_eq!(db.migrate().expect("migrate again"), 7);
     assert_eq!(app.count("SELECT count(*) AS n FROM version_slices"), 0);
     let service = quanze::Service::from_config(&app.config).unwrap();
     let made = quanze::publication::render_missing(&service.state.db, &service.state.publication);

@@ -695,3 +695,137 @@ fn a_draft_can_be_deleted_and_is_gone() {
         404,
     );
 }
+
+/// Statutory items name the kinds of township they belong to, in JSON, CSV and the diff,
+/// and a subdistrict's compiled list leaves out a town's and a township's powers.
+#[test]
+fn township_kinds_travel_through_json_csv_the_diff_and_the_compiled_list() {
+    let app = TestApp::with_demo();
+    let admin = app.admin();
+    let forest = expect_json(
+        app.get(&format!("{}/items/CJ-0002", edition_path(DEMO))),
+        200,
+    );
+    assert_eq!(forest["township_kinds"], json!(["town", "township"]));
+    let homestead = expect_json(
+        app.get(&format!("{}/items/XK-0002", edition_path(DEMO))),
+        200,
+    );
+    assert!(
+        homestead.get("township_kinds").is_none(),
+        "absent: every township"
+    );
+    let csv = app
+        .get(&format!("/public/v1/catalogue/editions/{DEMO}/export.csv"))
+        .text()
+        .unwrap();
+    assert!(csv.lines().next().unwrap().contains("township_kinds"));
+    let mut rows = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let column = header.iter().position(|h| h == "township_kinds").unwrap();
+    let forest_row = rows
+        .records()
+        .map(|r| r.unwrap())
+        .find(|r| &r[0] == "CJ-0002")
+        .unwrap();
+    assert_eq!(&forest_row[column], "town|township");
+
+    // Changed in a copy: the diff names the field both ways.
+    copy(&app, DEMO, "2027");
+    let mut changed = content(&expect_json(
+        app.get_as(&item_path("2027", "CJ-0002"), &admin),
+        200,
+    ));
+    changed.as_object_mut().unwrap().remove("township_kinds");
+    let etag = item_etag(&app, "2027", "CJ-0002");
+    expect_json(
+        app.send(
+            Method::PUT,
+            &item_path("2027", "CJ-0002"),
+            &admin,
+            Some(&etag),
+            &changed,
+        ),
+        200,
+    );
+    let diff = expect_json(
+        app.get_as(
+            &format!("/api/v1/catalogue/diff?from={DEMO}&to=2027"),
+            &admin,
+        ),
+        200,
+    );
+    let change = diff["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "CJ-0002")
+        .unwrap_or_else(|| panic!("{diff}"));
+    assert_eq!(change["changes"][0]["field"], "township_kinds", "{change}");
+    assert_eq!(change["changes"][0]["from"], json!(["town", "township"]));
+    assert_eq!(change["changes"][0]["to"], Value::Null);
+
+    // A bad kind, or kinds on a delegable item, are refused by row and column.
+    let mut bad = changed.clone();
+    bad["township_kinds"] = json!(["village"]);
+    let etag = item_etag(&app, "2027", "CJ-0002");
+    let problem = expect_problem(
+        app.send(
+            Method::PUT,
+            &item_path("2027", "CJ-0002"),
+            &admin,
+            Some(&etag),
+            &bad,
+        ),
+        422,
+    );
+    assert_eq!(problem["errors"][0]["field"], "township_kinds");
+    let mut delegable = content(&expect_json(
+        app.get_as(&item_path("2027", "CF-0001"), &admin),
+        200,
+    ));
+    delegable["township_kinds"] = json!(["town"]);
+    let etag = item_etag(&app, "2027", "CF-0001");
+    expect_problem(
+        app.send(
+            Method::PUT,
+            &item_path("2027", "CF-0001"),
+            &admin,
+            Some(&etag),
+            &delegable,
+        ),
+        422,
+    );
+
+    // The compiled power list: 玉蟾街道 (a subdistrict) without CJ-0002, 福集镇 with it.
+    let submitted = expect_json(
+        app.post(
+            &format!("/api/v1/counties/{LUXIAN}/lists/power/versions"),
+            &app.compiler(),
+            &json!({"title": "泸县乡镇权力清单", "change_summary": "首次编制", "edition": DEMO}),
+        ),
+        201,
+    );
+    assert_eq!(submitted["number"], 1);
+    let document = expect_json(
+        app.get_as(
+            &format!("/api/v1/counties/{LUXIAN}/lists/power/versions/1/document"),
+            &app.compiler(),
+        ),
+        200,
+    );
+    let holds = |township: &str| {
+        document["townships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["code"] == township)
+            .unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["code"] == "CJ-0002")
+    };
+    assert!(!holds(YUCHAN), "a subdistrict does not hold a town's power");
+    assert!(holds(FUJI));
+}

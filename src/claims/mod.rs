@@ -164,6 +164,7 @@ pub struct ClaimQuery {
     /// `me`: what waits for the caller. For a township clerk, its township's claims not
     /// answered yet or returned by the department; for a department officer, claims of its
     /// department's sector awaiting confirmation. The page's `total` counts them.
+    #[param(inline)]
     pub awaiting: Option<Awaiting>,
 }
 

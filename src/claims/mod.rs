@@ -163,7 +163,8 @@ pub struct ClaimQuery {
     pub item: Option<String>,
     /// `me`: what waits for the caller. For a township clerk, its township's claims not
     /// answered yet or returned by the department; for a department officer, claims of its
-    /// department's sector awaiting confirmation. The page's `total` counts them.
+    /// department's sector awaiting confirmation; for anyone else, none. The page's
+    /// `total` counts them.
     #[param(inline)]
     pub awaiting: Option<Awaiting>,
 }
@@ -191,21 +192,12 @@ fn awaiting_me(
         let department =
             crate::organisations::Organisation::department_of_actor(conn, principal, county)?;
         filter.states = vec![ClaimState::Claimed];
+        // A department without a sector is offered no claims, so none waits for it.
+        filter.nothing = department.sector.is_none();
         filter.sector = department.sector;
-        if filter.sector.is_none() {
-            return Err(AppError::invalid(
-                "awaiting",
-                format!(
-                    "your department {} has no sector: no claims wait for it",
-                    department.code
-                ),
-            ));
-        }
     } else {
-        return Err(AppError::invalid(
-            "awaiting",
-            "awaiting=me lists what waits for a township clerk or a department officer",
-        ));
+        // A compiler's or a reviewer's work is not a claim's next step.
+        filter.nothing = true;
     }
     Ok(filter)
 }
@@ -238,6 +230,7 @@ fn claim_filter(principal: &Principal, query: ClaimQuery) -> AppResult<ClaimFilt
     Ok(ClaimFilter {
         township: own.or(query.township),
         states: query.state.into_iter().collect(),
+        nothing: false,
         category: query.category,
         domain: query.domain,
         sector: query.sector,

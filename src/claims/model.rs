@@ -277,6 +277,8 @@ pub struct ClaimFilter {
     pub township: Option<String>,
     /// Only these states (any, when empty).
     pub states: Vec<ClaimState>,
+    /// No claim at all (nothing waits for this reader).
+    pub nothing: bool,
     /// Only this item-type code.
     pub category: Option<String>,
     /// Only this domain.
@@ -635,6 +637,9 @@ impl Claims {
         filter: &ClaimFilter,
         page: PageRequest,
     ) -> AppResult<(Vec<Claim>, i64)> {
+        if filter.nothing {
+            return Ok((Vec::new(), 0));
+        }
         let query = || {
             let mut q = claims::table
                 .inner_join(catalogue_items::table)

@@ -7,7 +7,6 @@
 //! Label values are route templates, methods, status classes and audit actions: bounded
 //! sets, never raw paths, codes or people.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpResponse};
@@ -138,97 +137,10 @@ impl Metrics {
         );
         let moment = Moment::default();
         let q = &mut registry;
-        q.register(
-            "quanze_http_requests",
-            "HTTP requests answered, by route template, method and status class",
-            requests.clone(),
-        );
-        q.register(
-            "quanze_http_request_duration_seconds",
-            "Time from a request's head to its answer, by route template and method",
-            latency.clone(),
-        );
-        q.register(
-            "quanze_db_pool_connections",
-            "Database connections open, idle or in use",
-            moment.pool_connections.clone(),
-        );
-        q.register(
-            "quanze_db_pool_max_connections",
-            "The pool's size",
-            moment.pool_max.clone(),
-        );
-        q.register(
-            "quanze_db_pool_wait_seconds",
-            "Time spent waiting for a database connection",
-            pool.wait.clone(),
-        );
-        q.register(
-            "quanze_db_pool_timeouts",
-            "Waits for a database connection that gave up (answered 503)",
-            pool.timeouts.clone(),
-        );
-        q.register(
-            "quanze_audit_events",
-            "Changes committed, by audit action (publication.publish: publications; \
-             publication.review: reviews; claims.*: claim transitions)",
-            pool.committed.clone(),
-        );
-        q.register(
-            "quanze_audit_chain_length",
-            "Events in the audit chain (its head's sequence number)",
-            moment.audit_chain_length.clone(),
-        );
-        q.register(
-            "quanze_published_cache_hits",
-            "Published documents and slices answered from memory",
-            cache.hits.clone(),
-        );
-        q.register(
-            "quanze_published_cache_misses",
-            "Published documents and slices read from the database",
-            cache.misses.clone(),
-        );
-        q.register(
-            "quanze_published_cache_evictions",
-            "Published documents and slices let go of to stay within the memory budget",
-            cache.evictions.clone(),
-        );
-        q.register(
-            "quanze_published_cache_bytes",
-            "Bytes of published documents and slices held in memory",
-            moment.cache_bytes.clone(),
-        );
-        q.register(
-            "quanze_published_cache_entries",
-            "Published documents and slices held in memory",
-            moment.cache_entries.clone(),
-        );
-        q.register(
-            "quanze_public_reads_from_replica",
-            "1 while the public reads go to the read replica, else 0",
-            moment.replica_serving.clone(),
-        );
-        q.register(
-            "process_resident_memory_bytes",
-            "Resident memory size in bytes",
-            moment.resident_memory.clone(),
-        );
-        q.register(
-            "process_virtual_memory_bytes",
-            "Virtual memory size in bytes",
-            moment.virtual_memory.clone(),
-        );
-        q.register(
-            "process_open_fds",
-            "Open file descriptors",
-            moment.open_fds.clone(),
-        );
-        q.register(
-            "process_start_time_seconds",
-            "Start time of the process since the Unix epoch, in seconds",
-            moment.start_time.clone(),
-        );
+        register_requests(q, &requests, &latency);
+        register_database(q, pool, &moment);
+        register_published_cache(q, cache, &moment);
+        register_process(q, &moment);
         moment.start_time.set(chrono::Utc::now().timestamp());
         Metrics {
             registry,
@@ -308,6 +220,113 @@ impl Metrics {
     }
 }
 
+fn register_requests(
+    q: &mut Registry,
+    requests: &Family<RequestLabels, Counter>,
+    latency: &Family<RouteLabels, Histogram, fn() -> Histogram>,
+) {
+    q.register(
+        "quanze_http_requests",
+        "HTTP requests answered, by route template, method and status class",
+        requests.clone(),
+    );
+    q.register(
+        "quanze_http_request_duration_seconds",
+        "Time from a request's head to its answer, by route template and method",
+        latency.clone(),
+    );
+}
+
+fn register_database(q: &mut Registry, pool: &PoolCounters, moment: &Moment) {
+    q.register(
+        "quanze_db_pool_connections",
+        "Database connections open, idle or in use",
+        moment.pool_connections.clone(),
+    );
+    q.register(
+        "quanze_db_pool_max_connections",
+        "The pool's size",
+        moment.pool_max.clone(),
+    );
+    q.register(
+        "quanze_db_pool_wait_seconds",
+        "Time spent waiting for a database connection",
+        pool.wait.clone(),
+    );
+    q.register(
+        "quanze_db_pool_timeouts",
+        "Waits for a database connection that gave up (answered 503)",
+        pool.timeouts.clone(),
+    );
+    q.register(
+        "quanze_audit_events",
+        "Changes committed, by audit action (publication.publish: publications; \
+         publication.review: reviews; claims.*: claim transitions)",
+        pool.committed.clone(),
+    );
+    q.register(
+        "quanze_audit_chain_length",
+        "Events in the audit chain (its head's sequence number)",
+        moment.audit_chain_length.clone(),
+    );
+}
+
+fn register_published_cache(q: &mut Registry, cache: &CacheCounters, moment: &Moment) {
+    q.register(
+        "quanze_published_cache_hits",
+        "Published documents and slices answered from memory",
+        cache.hits.clone(),
+    );
+    q.register(
+        "quanze_published_cache_misses",
+        "Published documents and slices read from the database",
+        cache.misses.clone(),
+    );
+    q.register(
+        "quanze_published_cache_evictions",
+        "Published documents and slices let go of to stay within the memory budget",
+        cache.evictions.clone(),
+    );
+    q.register(
+        "quanze_published_cache_bytes",
+        "Bytes of published documents and slices held in memory",
+        moment.cache_bytes.clone(),
+    );
+    q.register(
+        "quanze_published_cache_entries",
+        "Published documents and slices held in memory",
+        moment.cache_entries.clone(),
+    );
+    q.register(
+        "quanze_public_reads_from_replica",
+        "1 while the public reads go to the read replica, else 0",
+        moment.replica_serving.clone(),
+    );
+}
+
+fn register_process(q: &mut Registry, moment: &Moment) {
+    q.register(
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+        moment.resident_memory.clone(),
+    );
+    q.register(
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+        moment.virtual_memory.clone(),
+    );
+    q.register(
+        "process_open_fds",
+        "Open file descriptors",
+        moment.open_fds.clone(),
+    );
+    q.register(
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch, in seconds",
+        moment.start_time.clone(),
+    );
+}
+
 /// A route template as a label value: `/a/{b}/c` as `/a/:b/c`, since braces inside label
 /// values trip simpler exposition parsers than Prometheus's own.
 pub fn route_label(template: &str) -> String {
@@ -372,6 +391,3 @@ pub fn server(
     .listen(listener)?
     .run())
 }
-
-/// A shared handle, so that the API's middleware and the metrics listener see one registry.
-pub type SharedMetrics = Arc<Metrics>;

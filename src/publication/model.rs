@@ -789,14 +789,16 @@ impl Versions {
         })
     }
 
-    /// Freezes the working copy into the next version.
-    pub fn submit(
+    /// Whether `actor` may submit a version of this list now: the fields, the county's
+    /// open round (a power list waits for it, or says why not), and no other version under
+    /// review. Returns the reason given for going ahead with claims undecided.
+    fn admissible(
         conn: &mut DbConnection,
         actor: &Principal,
         county: &RegionCode,
         kind: ListKind,
-        input: SubmitInput,
-    ) -> AppResult<Version> {
+        input: &SubmitInput,
+    ) -> AppResult<Option<String>> {
         actor.require(Permission::SubmitLists, county)?;
         let mut blank = Vec::new();
         for (field, text) in [
@@ -837,6 +839,18 @@ impl Versions {
                 "version {number} of this list is {status}; publish or withdraw it before submitting another"
             )));
         }
+        Ok(incomplete_reason)
+    }
+
+    /// Freezes the working copy into the next version.
+    pub fn submit(
+        conn: &mut DbConnection,
+        actor: &Principal,
+        county: &RegionCode,
+        kind: ListKind,
+        input: SubmitInput,
+    ) -> AppResult<Version> {
+        let incomplete_reason = Versions::admissible(conn, actor, county, kind, &input)?;
         let compiled = match kind {
             ListKind::Power => compile_power(conn, county, input.edition.clone())?,
             ListKind::Duty => {
@@ -1433,4 +1447,62 @@ fn concerns(item_code: &str, key: &str) -> bool {
         || key
             .rsplit_once('/')
             .is_some_and(|(_, code)| code == item_code)
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::*;
+    use crate::claims::Undecided;
+
+    fn waiting() -> Vec<Undecided> {
+        vec![
+            Undecided {
+                township: "510521001000".into(),
+                unanswered: 3,
+                claimed: 1,
+                returned: 0,
+            },
+            Undecided {
+                township: "510521100000".into(),
+                unanswered: 0,
+                claimed: 0,
+                returned: 2,
+            },
+        ]
+    }
+
+    #[test]
+    fn nothing_undecided_needs_no_reason_and_keeps_none() {
+        assert_eq!(readiness(&[], false, None).unwrap(), None);
+        assert_eq!(readiness(&[], true, Some("先行公布")).unwrap(), None);
+    }
+
+    #[test]
+    fn undecided_claims_are_counted_per_township_unless_a_reason_is_given() {
+        match readiness(&waiting(), false, None).unwrap_err() {
+            AppError::NotReady { detail, errors } => {
+                assert!(detail.starts_with("6 claim(s)"), "{detail}");
+                assert_eq!(errors.len(), 2);
+                assert_eq!(errors[0].field, "510521001000");
+                assert!(errors[0]
+                    .message
+                    .starts_with("4 undecided: 3 unanswered, 1 awaiting"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            readiness(&waiting(), true, Some("  ")),
+            Err(AppError::Validation { .. })
+        ));
+        assert_eq!(
+            readiness(&waiting(), true, Some(" 先行公布 "))
+                .unwrap()
+                .as_deref(),
+            Some("先行公布")
+        );
+        assert_eq!(
+            change_summary("首次编制 ", Some("先行公布")),
+            "首次编制\n（提交时仍有未决认领：先行公布）"
+        );
+    }
 }

@@ -174,19 +174,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
+/// A new test database's name, the admin connection and the server's base URL.
+fn postgres_admin(admin_url: &str) -> (String, diesel::PgConnection, String) {
+    let name = format!(
+        "quanze_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin =
+        diesel::PgConnection::establish(admin_url).expect("connect to the PostgreSQL test server");
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("a database URL with a path");
+    (name, admin, base.to_string())
+}
+
 fn fresh_database() -> (String, Database) {
     match std::env::var("QUANZE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
-            let name = format!(
-                "quanze_test_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            );
-            let mut admin = diesel::PgConnection::establish(&admin_url)
-                .expect("connect to the PostgreSQL test server");
-            let (base, _) = admin_url
-                .rsplit_once('/')
-                .expect("a database URL with a path");
+            let (name, mut admin, base) = postgres_admin(&admin_url);
+            let base = base.as_str();
             // Copies of one migrated template: a test does not run every migration.
             let template = migrated_template(&mut admin, base);
             // (One statement per call: PostgreSQL runs a batch as one transaction, and
@@ -248,20 +255,13 @@ impl ScratchDatabase {
         let dir = tempfile::tempdir().expect("temporary directory");
         match std::env::var("QUANZE_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!(
-                    "quanze_test_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst)
-                );
-                let mut admin = diesel::PgConnection::establish(&admin_url)
-                    .expect("connect to the PostgreSQL test server");
+                let (name, mut admin, base) = postgres_admin(&admin_url);
                 for statement in [
                     format!("DROP DATABASE IF EXISTS {name}"),
                     format!("CREATE DATABASE {name}"),
                 ] {
                     admin.batch_execute(&statement).expect("create a database");
                 }
-                let (base, _) = admin_url.rsplit_once('/').expect("a database URL");
                 ScratchDatabase {
                     url: format!("{base}/{name}"),
                     dir,
